@@ -53,3 +53,38 @@ async fn numbering_is_gap_free_under_concurrency(kind: Kind) {
     all.sort_unstable();
     assert_eq!(all, (1..=TASKS * EACH).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn a_locked_sqlite_database_is_reported_unavailable() {
+    use fapiao_storage::shim::RepositoryError;
+    use fapiao_storage::{Database, DatabaseOptions};
+    use sea_orm::ConnectionTrait;
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("locked.db").display());
+    let options = DatabaseOptions {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&url, &options).await.expect("open");
+    db.migrate().await.expect("migrate");
+    let numbering = SeaOrmInvoiceNumbering::new(db);
+    assert_eq!(numbering.next("s").await.expect("next"), 1);
+
+    // Another process holds the write lock.
+    let mut raw = sea_orm::ConnectOptions::new(url.as_str());
+    raw.max_connections(1);
+    let other = sea_orm::Database::connect(raw).await.expect("raw");
+    other
+        .execute_unprepared("BEGIN IMMEDIATE")
+        .await
+        .expect("lock");
+    let err = numbering.next("s").await.expect_err("locked");
+    assert!(matches!(err, RepositoryError::Unavailable(_)), "{err:?}");
+    other.execute_unprepared("ROLLBACK").await.expect("unlock");
+    assert_eq!(
+        numbering.next("s").await.expect("next"),
+        2,
+        "the failed call used no number"
+    );
+}
