@@ -209,7 +209,6 @@ impl Database {
     /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front (waiting up to the
     /// busy timeout), so a transaction that reads before it writes can never fail with
     /// `SQLITE_BUSY` when upgrading its lock.
-    #[allow(dead_code)] // used by the order repository (next commit)
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.backend {
             Backend::Sqlite => {

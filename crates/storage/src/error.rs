@@ -5,7 +5,7 @@ use std::ops::Deref;
 use sea_orm::sqlx;
 use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
-use crate::shim::RepositoryError;
+use fapiao_domain::ports::RepositoryError;
 
 /// Maps a sea-orm error to the variant the workflow can act on.
 ///

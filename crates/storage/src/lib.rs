@@ -13,7 +13,9 @@ mod entity;
 mod error;
 mod migration;
 mod repo;
-pub mod shim;
 
 pub use db::{Backend, Database, DatabaseOptions, StorageError};
-pub use repo::{SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmTokenCache};
+pub use repo::{
+    IssuedDocument, MAX_LIST_LIMIT, SeaOrmDocumentStore, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
+    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache,
+};

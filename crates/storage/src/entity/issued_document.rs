@@ -10,8 +10,12 @@ pub struct Model {
     pub s_pappid: String,
     pub order_id: String,
     /// `blue` for an invoice, `red` for a reversal.
-    pub kind: String,
+    pub direction: String,
+    /// 发票代码; empty for 数电 invoices.
+    pub invoice_code: String,
     pub invoice_number: String,
+    /// 校验码; empty for 数电 invoices.
+    pub check_code: String,
     pub pdf: Option<Vec<u8>>,
     #[sea_orm(column_type = "Text", nullable)]
     pub pdf_path: Option<String>,

@@ -5,17 +5,12 @@
 //! Columns follow the migrations in `crate::migration`; timestamps are Unix milliseconds
 //! (`i64`) and money is integer fen (`i64`), never a decimal column.
 
-#[allow(dead_code)] // used once the order and setup repositories land
 pub(crate) mod card_template;
 pub(crate) mod inbox_event;
-#[allow(dead_code)] // used once the order and setup repositories land
 pub(crate) mod invoice_order;
-#[allow(dead_code)] // used once the order and setup repositories land
 pub(crate) mod issued_document;
 pub(crate) mod job;
 pub(crate) mod numbering_counter;
-#[allow(dead_code)] // used once the order and setup repositories land
 pub(crate) mod order_history;
-#[allow(dead_code)] // used once the order and setup repositories land
 pub(crate) mod setup_state;
 pub(crate) mod token_cache;

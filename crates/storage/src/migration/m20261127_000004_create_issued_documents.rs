@@ -17,8 +17,12 @@ impl MigrationTrait for Migration {
                     .col(big_pk_auto("id"))
                     .col(string("s_pappid"))
                     .col(string("order_id"))
-                    .col(string("kind"))
+                    // `blue` or `red`.
+                    .col(string("direction"))
+                    // Empty for 数电 invoices, as Weixin's `billing_code`.
+                    .col(string("invoice_code"))
                     .col(string("invoice_number"))
+                    .col(string("check_code"))
                     .col(blob_null("pdf"))
                     .col(text_null("pdf_path"))
                     .col(big_integer("created_at"))
@@ -30,6 +34,7 @@ impl MigrationTrait for Migration {
                 Index::create()
                     .name("uq_issued_documents_number")
                     .table("issued_documents")
+                    .col("invoice_code")
                     .col("invoice_number")
                     .unique()
                     .if_not_exists()

@@ -1,14 +1,15 @@
 //! The event inbox: a push is stored once per dedupe key, then processed under a lease.
 
 use async_trait::async_trait;
+use fapiao_domain::Timestamp;
+use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use fapiao_domain::weixin::WeixinEvent;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
 
 use crate::db::Database;
 use crate::entity::inbox_event;
 use crate::error::{corrupt, repository_error};
-use crate::shim::{EventInbox, InboxItem, RecordOutcome, RepositoryError, WeixinEvent};
-use fapiao_domain::Timestamp;
 
 use super::{to_u32, wall_clock_millis};
 
@@ -57,8 +58,13 @@ impl TryFrom<inbox_event::Model> for InboxItem {
     }
 }
 
-fn event_kind(event: &WeixinEvent) -> String {
-    event.kind.clone()
+/// The event's kind, a column for operators; the payload is the whole event.
+fn event_kind(event: &WeixinEvent) -> &'static str {
+    match event {
+        WeixinEvent::Authorization(_) => "authorization",
+        WeixinEvent::InvoiceStatus(_) => "invoice_status",
+        WeixinEvent::Other { .. } => "other",
+    }
 }
 
 #[async_trait]
@@ -142,16 +148,13 @@ impl EventInbox for SeaOrmEventInbox {
         models.into_iter().map(InboxItem::try_from).collect()
     }
 
-    async fn mark_processed(&self, id: i64, note: Option<&str>) -> Result<(), RepositoryError> {
+    async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {
         let res = inbox_event::Entity::update_many()
             .col_expr(
                 inbox_event::Column::ProcessedAt,
                 Expr::value(wall_clock_millis()),
             )
-            .col_expr(
-                inbox_event::Column::Note,
-                Expr::value(note.map(str::to_owned)),
-            )
+            .col_expr(inbox_event::Column::Note, Expr::value(note))
             .col_expr(
                 inbox_event::Column::LeaseOwner,
                 Expr::value(Option::<String>::None),

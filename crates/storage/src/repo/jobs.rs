@@ -10,6 +10,8 @@
 //! workflow computes from its retry policy and a random source. The queue stays deterministic.
 
 use async_trait::async_trait;
+use fapiao_domain::Timestamp;
+use fapiao_domain::ports::{Job, JobId, JobQueue, NewJob, RepositoryError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
@@ -19,8 +21,6 @@ use sea_orm::{
 use crate::db::Database;
 use crate::entity::job;
 use crate::error::{corrupt, repository_error};
-use crate::shim::{Job, JobId, JobQueue, NewJob, RepositoryError};
-use fapiao_domain::Timestamp;
 
 use super::{from_u32, order_key, to_u32, wall_clock_millis};
 
@@ -66,7 +66,7 @@ pub(crate) async fn insert_jobs<C: ConnectionTrait>(
         let model = job::ActiveModel {
             s_pappid: Set(new_job.order.s_pappid.as_str().to_owned()),
             order_id: Set(new_job.order.order_id.as_str().to_owned()),
-            kind: Set(new_job.command.step_code().to_owned()),
+            kind: Set(new_job.command.step().code().to_owned()),
             payload: Set(payload),
             status: Set(READY.to_owned()),
             attempts: Set(0),

@@ -3,21 +3,27 @@
 //! Each maps entity models to domain types by hand (`TryFrom`), translates database errors
 //! into `RepositoryError` variants at the call site, and never lets a model out of the crate.
 
+mod documents;
 mod inbox;
 mod jobs;
 mod numbering;
+mod orders;
+mod setup;
 mod token;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use fapiao_domain::ports::RepositoryError;
 use fapiao_domain::{OrderId, OrderKey, SPappId};
 
 use crate::error::corrupt;
-use crate::shim::RepositoryError;
 
+pub use documents::{IssuedDocument, SeaOrmDocumentStore};
 pub use inbox::SeaOrmEventInbox;
 pub use jobs::SeaOrmJobQueue;
 pub use numbering::SeaOrmInvoiceNumbering;
+pub use orders::{MAX_LIST_LIMIT, SeaOrmOrderRepository};
+pub use setup::SeaOrmSetupStore;
 pub use token::SeaOrmTokenCache;
 
 /// The wall clock, for bookkeeping columns (`created_at`, `updated_at`, `processed_at`) that no

@@ -1,13 +1,13 @@
 //! Gap-free numbering per series.
 
 use async_trait::async_trait;
+use fapiao_domain::ports::{InvoiceNumbering, RepositoryError};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{EntityTrait, Set};
 
 use crate::db::Database;
 use crate::entity::numbering_counter;
 use crate::error::{corrupt, repository_error};
-use crate::shim::{InvoiceNumbering, RepositoryError};
 
 /// Numbering on sea-orm: one counter row per series, bumped by a single upsert.
 ///

@@ -1,14 +1,14 @@
 //! The shared token cache and its refresh lease.
 
 use async_trait::async_trait;
+use fapiao_domain::ports::{CachedToken, RepositoryError, TokenCache};
+use fapiao_domain::{Secret, Timestamp};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement};
 
 use crate::db::Database;
 use crate::entity::token_cache;
 use crate::error::repository_error;
-use crate::shim::{CachedToken, RepositoryError, TokenCache};
-use fapiao_domain::{Secret, Timestamp};
 
 use super::wall_clock_millis;
 

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
+use fapiao_domain::ports::{EventInbox, RecordOutcome, RepositoryError};
+use fapiao_domain::weixin::WeixinEvent;
 use fapiao_storage::SeaOrmEventInbox;
-use fapiao_storage::shim::{EventInbox, RecordOutcome, RepositoryError, WeixinEvent};
 
 use crate::harness::{Kind, TestDb, at};
 use crate::on_both;
@@ -13,11 +14,13 @@ on_both!(
     purge_removes_only_old_processed_events,
 );
 
-fn event(key: &str) -> WeixinEvent {
-    WeixinEvent {
-        kind: "auth".to_owned(),
-        key: key.to_owned(),
-        body: format!("<xml>{key}</xml>"),
+/// A push whose dedupe key is determined by `from`.
+fn event(from: &str) -> WeixinEvent {
+    WeixinEvent::Other {
+        msg_type: "event".to_owned(),
+        event: Some("subscribe".to_owned()),
+        from: from.to_owned(),
+        create_time: at(1_700_000_000_000),
     }
 }
 
@@ -118,7 +121,7 @@ async fn claim_release_and_mark_processed(kind: Kind) {
     assert!(!ids.contains(&rest[0].id));
 
     inbox
-        .mark_processed(ids[0], Some("ignored: unknown order"))
+        .mark_processed(ids[0], Some("ignored: unknown order".to_owned()))
         .await
         .expect("processed");
     inbox

@@ -1,14 +1,17 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use fapiao_domain::IssueKey;
+use fapiao_domain::order::Command;
+use fapiao_domain::ports::{Job, JobQueue, NewJob, RepositoryError};
 use fapiao_storage::SeaOrmJobQueue;
-use fapiao_storage::shim::{Command, JobQueue, NewJob, RepositoryError};
 
 use crate::harness::{Kind, TestDb, at, key};
 use crate::on_both;
 
 on_both!(
     enqueue_claim_complete,
+    commands_with_data_round_trip,
     claim_takes_due_jobs_oldest_first_up_to_the_limit,
     a_leased_job_is_not_claimed_again_until_the_lease_expires,
     an_expired_lease_is_reclaimed_and_fences_out_the_old_worker,
@@ -151,7 +154,7 @@ async fn an_expired_lease_is_reclaimed_and_fences_out_the_old_worker(kind: Kind)
         assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
     }
     // Even the same worker name with a stale claim is fenced out by the lease end.
-    let stale = fapiao_storage::shim::Job {
+    let stale = Job {
         lease_until: crashed[0].lease_until,
         ..reclaimed[0].clone()
     };
@@ -283,4 +286,31 @@ async fn concurrent_claimers_never_get_the_same_job(kind: Kind) {
     let distinct: BTreeSet<_> = all.iter().copied().collect();
     assert_eq!(all.len(), JOBS, "every job claimed exactly once");
     assert_eq!(distinct.len(), JOBS, "no job claimed twice");
+}
+
+async fn commands_with_data_round_trip(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let queue = SeaOrmJobQueue::new(test_db.db.clone());
+    let commands = [
+        Command::IssueInvoice {
+            key: IssueKey::parse("K20261127A1").expect("issue key"),
+        },
+        Command::RejectInsert {
+            reason: "开票失败：购方税号有误".to_owned(),
+            url: Some("https://example.com/why?a=1&b=2".to_owned()),
+        },
+    ];
+    for (n, command) in commands.iter().enumerate() {
+        let run_at = i64::try_from(n).expect("small");
+        queue
+            .enqueue(&new_job("o-1", command.clone(), run_at))
+            .await
+            .expect("enqueue");
+    }
+    let claimed = queue
+        .claim("w", 10, at(10), at(1_000))
+        .await
+        .expect("claim");
+    let back: Vec<_> = claimed.into_iter().map(|job| job.command).collect();
+    assert_eq!(back, commands);
 }

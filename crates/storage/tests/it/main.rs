@@ -7,8 +7,11 @@
 
 mod harness;
 
+mod documents;
 mod inbox;
 mod jobs;
 mod migrations;
 mod numbering;
+mod orders;
+mod setup;
 mod token;

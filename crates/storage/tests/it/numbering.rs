@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
+use fapiao_domain::ports::InvoiceNumbering;
 use fapiao_storage::SeaOrmInvoiceNumbering;
-use fapiao_storage::shim::InvoiceNumbering;
 
 use crate::harness::{Kind, TestDb};
 use crate::on_both;
@@ -56,7 +56,7 @@ async fn numbering_is_gap_free_under_concurrency(kind: Kind) {
 
 #[tokio::test]
 async fn a_locked_sqlite_database_is_reported_unavailable() {
-    use fapiao_storage::shim::RepositoryError;
+    use fapiao_domain::ports::RepositoryError;
     use fapiao_storage::{Database, DatabaseOptions};
     use sea_orm::ConnectionTrait;
 

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use fapiao_domain::Secret;
+use fapiao_domain::ports::{CachedToken, TokenCache};
 use fapiao_storage::SeaOrmTokenCache;
-use fapiao_storage::shim::{CachedToken, TokenCache};
 
 use crate::harness::{Kind, TestDb, at};
 use crate::on_both;
