@@ -36,12 +36,12 @@ impl SeaOrmOrderRepository {
     }
 }
 
-/// The row for `order` as stored at `version` (the aggregate carries the same version).
-fn order_row(order: &Order, version: u64) -> Result<invoice_order::ActiveModel, RepositoryError> {
+/// The row that stores `order` at its next version; the aggregate carries that version too, so
+/// a loaded order equals the caller's after its `mark_saved`.
+fn order_row(order: &Order) -> Result<invoice_order::ActiveModel, RepositoryError> {
     let mut stored = order.clone();
-    while stored.version() < version {
-        stored.mark_saved();
-    }
+    stored.mark_saved();
+    let version = stored.version();
     let aggregate =
         serde_json::to_string(&stored).map_err(|err| RepositoryError::Other(Box::new(err)))?;
     let card = order.card();
@@ -150,7 +150,7 @@ impl SeaOrmOrderRepository {
 #[async_trait]
 impl OrderRepository for SeaOrmOrderRepository {
     async fn insert(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
-        let row = order_row(order, order.version().saturating_add(1))?;
+        let row = order_row(order)?;
         let txn = self.db.begin_write().await.map_err(repository_error)?;
         row.insert(&txn)
             .await
@@ -197,7 +197,7 @@ impl OrderRepository for SeaOrmOrderRepository {
 
     async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
         let expected = order.version();
-        let mut row = order_row(order, expected.saturating_add(1))?;
+        let mut row = order_row(order)?;
         // The key is the filter, not something to set.
         row.s_pappid = sea_orm::ActiveValue::NotSet;
         row.order_id = sea_orm::ActiveValue::NotSet;
