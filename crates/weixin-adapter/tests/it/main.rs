@@ -1,0 +1,1 @@
+//! Integration tests of the Weixin adapter against a local wiremock server.
