@@ -5,5 +5,15 @@
 //! structs live in [`wire`] and are converted to domain types by hand. It depends on
 //! `fapiao-domain` and on no other fapiao crate.
 
+pub mod client;
 pub mod crypto;
+pub mod error;
+pub mod token;
 pub mod wire;
+
+pub use client::{
+    Account, GetPdfAction, LIVE_BASE_URL, ReqwestWeixinClient, RetryPolicy, TokenEndpoint,
+    WeixinConfig,
+};
+pub use error::{CallError, ErrorClass, classify_errcode};
+pub use token::{Clock, InMemoryTokenCache, SystemClock, TokenCache, TokenManager, TokenSettings};

@@ -1,1 +1,5 @@
-//! Integration tests of the Weixin adapter against a local wiremock server.
+//! Integration tests of the Weixin adapter against a local wiremock server (127.0.0.1 only).
+
+mod endpoints;
+mod support;
+mod tokens;

@@ -1,0 +1,381 @@
+//! Access tokens and `wx_card` tickets: cached per appid, refreshed ahead of expiry, fetched by
+//! one caller however many are waiting.
+//!
+//! Two layers keep refreshes single. Inside a process, a per-key async mutex lets one task
+//! fetch while the others wait and then read what it stored. Across instances sharing a
+//! [`TokenCache`] (Redis, the database), a refresh lease in the cache lets one instance fetch
+//! while the others poll the cache. Fetching `/cgi-bin/token` invalidates the previous token
+//! (after a 5-minute overlap), so two refreshers would keep knocking each other's token out.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use fapiao_domain::{AppId, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+
+/// A cached credential. `Debug` never shows the value.
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    /// The token or ticket.
+    pub value: SecretString,
+    /// When it was fetched.
+    pub fetched_at: Timestamp,
+    /// When Weixin stops accepting it.
+    pub expires_at: Timestamp,
+}
+
+impl CachedToken {
+    /// When a caller should stop using it and refresh: `refresh_ahead` before expiry, but
+    /// never earlier than half its lifetime (stable tokens may come with only 300 s left).
+    pub fn refresh_at(&self, refresh_ahead: Duration) -> Timestamp {
+        let lifetime = self
+            .expires_at
+            .millis()
+            .saturating_sub(self.fetched_at.millis());
+        let ahead = i64::try_from(refresh_ahead.as_millis()).unwrap_or(i64::MAX);
+        self.expires_at.plus_millis(-ahead.min(lifetime / 2))
+    }
+}
+
+/// A failure of the shared cache itself.
+#[derive(Debug, thiserror::Error)]
+#[error("token cache failed")]
+pub struct TokenCacheError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where tokens and tickets live, so several instances can share one per appid.
+///
+/// Implementations must make `invalidate` a compare-and-delete and `try_lease` an atomic
+/// set-if-absent with a time to live (Redis `SET NX PX`, a row with an expiry).
+#[async_trait]
+pub trait TokenCache: Send + Sync + fmt::Debug {
+    /// The entry under `key`, expired or not.
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, TokenCacheError>;
+
+    /// Stores `token` under `key`, replacing any entry.
+    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), TokenCacheError>;
+
+    /// Removes the entry under `key` only if it still holds `value`: a caller whose token was
+    /// refused must not throw away the fresh one another caller already stored.
+    async fn invalidate(&self, key: &str, value: &SecretString) -> Result<(), TokenCacheError>;
+
+    /// Takes the refresh lease of `key` for `ttl` unless someone else holds it.
+    async fn try_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, TokenCacheError>;
+
+    /// Gives the lease back if `holder` still holds it.
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), TokenCacheError>;
+}
+
+/// The process-local cache: enough for one instance, and the reference for shared ones.
+#[derive(Debug, Default)]
+pub struct InMemoryTokenCache {
+    inner: Mutex<InMemoryState>,
+}
+
+#[derive(Debug, Default)]
+struct InMemoryState {
+    tokens: HashMap<String, CachedToken>,
+    leases: HashMap<String, (String, tokio::time::Instant)>,
+}
+
+impl InMemoryTokenCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, InMemoryState> {
+        // A panic while holding this lock leaves plain maps behind, which are still valid.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl TokenCache for InMemoryTokenCache {
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, TokenCacheError> {
+        Ok(self.state().tokens.get(key).cloned())
+    }
+
+    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), TokenCacheError> {
+        self.state().tokens.insert(key.to_owned(), token.clone());
+        Ok(())
+    }
+
+    async fn invalidate(&self, key: &str, value: &SecretString) -> Result<(), TokenCacheError> {
+        let mut state = self.state();
+        if state
+            .tokens
+            .get(key)
+            .is_some_and(|t| t.value.expose_secret() == value.expose_secret())
+        {
+            state.tokens.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        key: &str,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, TokenCacheError> {
+        let mut state = self.state();
+        let now = tokio::time::Instant::now();
+        match state.leases.get(key) {
+            Some((owner, until)) if *until > now && owner != holder => Ok(false),
+            _ => {
+                state
+                    .leases
+                    .insert(key.to_owned(), (holder.to_owned(), now + ttl));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), TokenCacheError> {
+        let mut state = self.state();
+        if state
+            .leases
+            .get(key)
+            .is_some_and(|(owner, _)| owner == holder)
+        {
+            state.leases.remove(key);
+        }
+        Ok(())
+    }
+}
+
+/// Wall-clock time, injected so expiry can be tested.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Timestamp::from_millis(millis)
+    }
+}
+
+/// Which credential of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// The `access_token`.
+    AccessToken,
+    /// The `wx_card` ticket of the auth page.
+    WxCardTicket,
+}
+
+/// The cache key of one account's credential.
+pub fn cache_key(kind: TokenKind, appid: &AppId) -> String {
+    let kind = match kind {
+        TokenKind::AccessToken => "access_token",
+        TokenKind::WxCardTicket => "wx_card_ticket",
+    };
+    format!("fapiao:weixin:{kind}:{appid}")
+}
+
+/// A freshly fetched credential.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The value.
+    pub value: SecretString,
+    /// Weixin's `expires_in`, seconds.
+    pub expires_in: i64,
+}
+
+/// Tuning of [`TokenManager`].
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// Refresh this long before expiry (default 5 minutes, the overlap Weixin grants).
+    pub refresh_ahead: Duration,
+    /// How long a refresh lease lasts if its holder dies (default 30 s).
+    pub lease_ttl: Duration,
+    /// How often a waiting instance looks at the cache (default 100 ms).
+    pub lease_poll: Duration,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            refresh_ahead: Duration::from_secs(300),
+            lease_ttl: Duration::from_secs(30),
+            lease_poll: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Single-flight access to cached credentials.
+pub struct TokenManager {
+    cache: Arc<dyn TokenCache>,
+    clock: Arc<dyn Clock>,
+    settings: TokenSettings,
+    holder: String,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("cache", &self.cache)
+            .field("settings", &self.settings)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// A manager over `cache`.
+    pub fn new(cache: Arc<dyn TokenCache>, clock: Arc<dyn Clock>, settings: TokenSettings) -> Self {
+        Self {
+            cache,
+            clock,
+            settings,
+            holder: instance_id(),
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn fresh(&self, token: &CachedToken) -> bool {
+        self.clock.now() < token.refresh_at(self.settings.refresh_ahead)
+    }
+
+    fn local_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(locks.entry(key.to_owned()).or_default())
+    }
+
+    /// The credential under `key`, calling `fetch` only when no fresh one is cached and no
+    /// other caller (in this process or, through the lease, another) is already fetching.
+    ///
+    /// When `fetch` fails while a cached value is past its refresh point but not yet expired,
+    /// that value is returned: Weixin still accepts it.
+    ///
+    /// # Errors
+    /// `fetch`'s error, or the cache's.
+    pub async fn get_or_fetch<F, Fut, E>(&self, key: &str, fetch: F) -> Result<SecretString, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Fetched, E>>,
+        E: From<TokenCacheError>,
+    {
+        if let Some(token) = self.cache.get(key).await?
+            && self.fresh(&token)
+        {
+            return Ok(token.value);
+        }
+        let lock = self.local_lock(key);
+        let _guard = lock.lock().await;
+        let mut cached = self.cache.get(key).await?;
+        if let Some(token) = &cached
+            && self.fresh(token)
+        {
+            return Ok(token.value.clone());
+        }
+
+        // Across instances: wait for the lease or for another instance's fresh token. The
+        // lease expires after its TTL, so this ends; the bound is a second guard.
+        let mut waited = Duration::ZERO;
+        let leased = loop {
+            if self
+                .cache
+                .try_lease(key, &self.holder, self.settings.lease_ttl)
+                .await?
+            {
+                break true;
+            }
+            if waited >= self.settings.lease_ttl * 2 {
+                tracing::warn!(
+                    key,
+                    "token refresh lease not obtained in time; refreshing anyway"
+                );
+                break false;
+            }
+            tokio::time::sleep(self.settings.lease_poll).await;
+            waited += self.settings.lease_poll;
+            cached = self.cache.get(key).await?;
+            if let Some(token) = &cached
+                && self.fresh(token)
+            {
+                return Ok(token.value.clone());
+            }
+        };
+
+        let result = fetch().await;
+        let outcome = match result {
+            Ok(fetched) => {
+                let now = self.clock.now();
+                let token = CachedToken {
+                    value: fetched.value,
+                    fetched_at: now,
+                    expires_at: now.plus_millis(fetched.expires_in.max(0).saturating_mul(1000)),
+                };
+                self.cache.put(key, &token).await?;
+                Ok(token.value)
+            }
+            Err(error) => match cached {
+                Some(token) if self.clock.now() < token.expires_at => {
+                    tracing::warn!(
+                        key,
+                        "token refresh failed; using the cached one until it expires"
+                    );
+                    Ok(token.value)
+                }
+                _ => Err(error),
+            },
+        };
+        if leased {
+            self.cache.release_lease(key, &self.holder).await?;
+        }
+        outcome
+    }
+
+    /// Forgets `failing` under `key` if it is still the cached value.
+    ///
+    /// # Errors
+    /// The cache's error.
+    pub async fn invalidate(
+        &self,
+        key: &str,
+        failing: &SecretString,
+    ) -> Result<(), TokenCacheError> {
+        self.cache.invalidate(key, failing).await
+    }
+}
+
+fn instance_id() -> String {
+    let mut bytes = [0_u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Only the lease holder name; uniqueness per process is what matters.
+        bytes = u64::from(std::process::id()).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;
