@@ -8,6 +8,7 @@
 pub mod client;
 pub mod crypto;
 pub mod error;
+pub mod event;
 pub mod token;
 pub mod wire;
 

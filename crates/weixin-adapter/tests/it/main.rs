@@ -1,5 +1,6 @@
 //! Integration tests of the Weixin adapter against a local wiremock server (127.0.0.1 only).
 
 mod endpoints;
+mod properties;
 mod support;
 mod tokens;

@@ -1,0 +1,392 @@
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::*;
+use crate::crypto::AesKey;
+use crate::wire::PushEvent;
+
+// Reference §8.4.
+const TOKEN: &str = "invoicetoken";
+const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
+const APPID: &str = "wxb11529c136998cb6";
+const TIMESTAMP: &str = "1409304348";
+const NONCE: &str = "xxxxxx";
+const MSG_SIGNATURE: &str = "a86a386443f0bb51b7980a0fb18e9e44f60631a4";
+const URL_SIGNATURE: &str = "3f5318b003e99b3e638d725029e846400b9daebe";
+const PLAIN: &str = "<xml><ToUserName><![CDATA[gh_fc0a06a20993]]></ToUserName><FromUserName><![CDATA[oZI8Fj040-be6rlDohc6gkoPOQTQ]]></FromUserName><CreateTime>1475134700</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[user_authorize_invoice]]></Event><SuccOrderId><![CDATA[1202933957956]]></SuccOrderId><FailOrderId><![CDATA[]]></FailOrderId><AuthorizeAppId><![CDATA[wxb11529c136998cb6]]></AuthorizeAppId><Source><![CDATA[web]]></Source></xml>";
+const ENCRYPT: &str = "jn1L23DB+6ELqJ+6bruv2wD7PggfNmqpGkEERwEFG6I4U/lGQ/tHfxernsePCRDzrsiuJivOP17MH2QSPxsigZsnK27YomKQVB0zD4EL+8ZCbvfo4GpDjGlDN4PS+Go7U14NrBjGEJGJhNHMmj/57syw53mBY0aOTfpFMqBgYpCj0UCYzeUfioCtt4J4oeasSkHrGiuXi5dgZiNOzI8oXa8lkJkX/7wYekaF1AmSEq8+rRk22LN1A4PDa/Xcl3lD9n/yZ/f1EaeRiZ4Z1vABq/A/wsKJ80lKhcHGLnDeDh9YtHubnPie9pWA0a75GNna5WzHf6pt/nq7k5S1Mm+kJs78EbqTOvWawBd8BIvLgAkTZVSPebIVZTB0r2LwJ6eOKnQIdzlZM2H62i0KGt/sSFQ6HHazX7r4Xsax4jiPKQb7Lv2zHdnhZj6Xs7kxHa8/Ve7UuSwu9cwSSOAy5tPN7pHcQURKIomg8+LpPLFUUJlwxNCpVYio+OEUQAGXRPhxGCi/zDZcIEJ4LLIaDuaXrGT0gzpjwbZ3tnMTXZWbO8SSfLInlICb2/qdes55ZQYQjJX8SKF6fIT7+u+o8J92wCIVcZ8eOzAyXWZODB//QbvzAJdITDZ0a8MEKk4bykZP";
+
+fn appid(value: &str) -> AppId {
+    AppId::parse(value).expect("appid")
+}
+
+fn key() -> AesKey {
+    AesKey::from_encoding_aes_key(KEY).expect("key")
+}
+
+fn receiver(mode: PushMode) -> PushReceiver {
+    let config = match mode {
+        PushMode::Plain => PushConfig::plain(TOKEN, appid(APPID)),
+        _ => PushConfig::encrypted(TOKEN, appid(APPID), mode, KeyRing::new(key())),
+    };
+    PushReceiver::new(config).expect("receiver")
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_seconds(1_409_304_348)
+}
+
+fn envelope(encrypt: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[gh_fc0a06a20993]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
+    )
+}
+
+fn aes_query(encrypt: &str) -> PushQuery {
+    PushQuery {
+        signature: Some(URL_SIGNATURE.into()),
+        timestamp: Some(TIMESTAMP.into()),
+        nonce: Some(NONCE.into()),
+        openid: Some("oZI8Fj040-be6rlDohc6gkoPOQTQ".into()),
+        encrypt_type: Some("aes".into()),
+        msg_signature: Some(crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, encrypt)),
+    }
+}
+
+fn plain_query() -> PushQuery {
+    PushQuery {
+        signature: Some(URL_SIGNATURE.into()),
+        timestamp: Some(TIMESTAMP.into()),
+        nonce: Some(NONCE.into()),
+        ..PushQuery::default()
+    }
+}
+
+fn assert_authorization(push: &Push) {
+    let PushEvent::UserAuthorizeInvoice(event) = &push.event else {
+        panic!("not an authorization: {push:?}");
+    };
+    assert_eq!(event.succ_order_id.as_deref(), Some("1202933957956"));
+    assert_eq!(event.authorize_appid.as_deref(), Some(APPID));
+    assert_eq!(push.dedupe_key(), "oZI8Fj040-be6rlDohc6gkoPOQTQ:1475134700");
+}
+
+#[test]
+fn url_verification_plain_reference_8_1() {
+    let receiver = PushReceiver::new(PushConfig::plain("AAAAA", appid(APPID))).expect("receiver");
+    let query = VerifyQuery {
+        signature: Some("f464b24fc39322e44b38aa78f5edd27bd1441696".into()),
+        timestamp: Some("1714036504".into()),
+        nonce: Some("1514711492".into()),
+        echostr: Some("4375120948345356249".into()),
+        msg_signature: None,
+    };
+    assert_eq!(
+        receiver.verify_url(&query, now()).as_deref(),
+        Ok("4375120948345356249")
+    );
+    let forged = VerifyQuery {
+        nonce: Some("1514711493".into()),
+        ..query.clone()
+    };
+    assert_eq!(
+        receiver.verify_url(&forged, now()),
+        Err(PushError::Signature)
+    );
+    let missing = VerifyQuery {
+        echostr: None,
+        ..query
+    };
+    assert_eq!(
+        receiver.verify_url(&missing, now()),
+        Err(PushError::MissingParameter("echostr"))
+    );
+}
+
+#[test]
+fn url_verification_with_encrypted_echo_reference_8_3_v1() {
+    let keys = KeyRing::new(
+        AesKey::from_encoding_aes_key("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR").expect("key"),
+    );
+    let config = PushConfig::encrypted("123456", appid("wx49f0ab532d5d035a"), PushMode::Safe, keys);
+    let receiver = PushReceiver::new(config).expect("receiver");
+    let query = VerifyQuery {
+        signature: None,
+        timestamp: Some("1411443780".into()),
+        nonce: Some("437374425".into()),
+        echostr: Some("4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==".into()),
+        msg_signature: Some("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96".into()),
+    };
+    assert_eq!(
+        receiver.verify_url(&query, now()).as_deref(),
+        Ok("5927782489442352469")
+    );
+    let forged = VerifyQuery {
+        nonce: Some("437374424".into()),
+        ..query
+    };
+    assert_eq!(
+        receiver.verify_url(&forged, now()),
+        Err(PushError::Signature)
+    );
+}
+
+#[test]
+fn plain_push() {
+    let push = receiver(PushMode::Plain)
+        .receive(&plain_query(), PLAIN.as_bytes(), now())
+        .expect("accepted");
+    assert!(!push.encrypted);
+    assert_authorization(&push);
+}
+
+#[test]
+fn safe_push_reference_8_4() {
+    let query = aes_query(ENCRYPT);
+    assert_eq!(query.msg_signature.as_deref(), Some(MSG_SIGNATURE));
+    let push = receiver(PushMode::Safe)
+        .receive(&query, envelope(ENCRYPT).as_bytes(), now())
+        .expect("accepted");
+    assert!(push.encrypted);
+    assert_authorization(&push);
+}
+
+#[test]
+fn compatible_mode_trusts_the_ciphertext_and_accepts_plaintext() {
+    // The plaintext copy says another order; only the signed ciphertext counts.
+    let body = format!(
+        "<xml><ToUserName><![CDATA[gh_fc0a06a20993]]></ToUserName><FromUserName><![CDATA[attacker]]></FromUserName>\
+         <CreateTime>1</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[user_authorize_invoice]]></Event>\
+         <SuccOrderId><![CDATA[999]]></SuccOrderId><Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>"
+    );
+    let compatible = receiver(PushMode::Compatible);
+    let push = compatible
+        .receive(&aes_query(ENCRYPT), body.as_bytes(), now())
+        .expect("accepted");
+    assert_authorization(&push);
+    let plain = compatible
+        .receive(&plain_query(), PLAIN.as_bytes(), now())
+        .expect("accepted");
+    assert!(!plain.encrypted);
+}
+
+#[test]
+fn safe_mode_refuses_plaintext() {
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&plain_query(), PLAIN.as_bytes(), now()),
+        Err(PushError::PlaintextRefused)
+    );
+    assert_eq!(
+        receiver(PushMode::Plain).receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
+        Err(PushError::NoKey)
+    );
+}
+
+#[test]
+fn forged_signatures_are_refused() {
+    let mut query = plain_query();
+    query.signature = Some("3f5318b003e99b3e638d725029e846400b9daebf".into());
+    assert_eq!(
+        receiver(PushMode::Plain).receive(&query, PLAIN.as_bytes(), now()),
+        Err(PushError::Signature)
+    );
+    let mut query = aes_query(ENCRYPT);
+    query.nonce = Some("xxxxxy".into());
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
+        Err(PushError::Signature)
+    );
+    let mut query = aes_query(ENCRYPT);
+    query.msg_signature = None;
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
+        Err(PushError::MissingParameter("msg_signature"))
+    );
+}
+
+#[test]
+fn wrong_appid_is_refused() {
+    let config = PushConfig::encrypted(
+        TOKEN,
+        appid("wx0000000000000000"),
+        PushMode::Safe,
+        KeyRing::new(key()),
+    );
+    let receiver = PushReceiver::new(config).expect("receiver");
+    assert_eq!(
+        receiver.receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
+        Err(PushError::Crypto(CryptoError::AppIdMismatch))
+    );
+}
+
+#[test]
+fn truncated_and_badly_padded_ciphertexts_are_refused() {
+    let bytes = STANDARD.decode(ENCRYPT).expect("base64");
+    let truncated = STANDARD.encode(&bytes[..bytes.len() - 32]);
+    let result = receiver(PushMode::Safe).receive(
+        &aes_query(&truncated),
+        envelope(&truncated).as_bytes(),
+        now(),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(PushError::Crypto(
+                CryptoError::Padding | CryptoError::Truncated
+            ))
+        ),
+        "{result:?}"
+    );
+    let ragged = STANDARD.encode(&bytes[..bytes.len() - 5]);
+    let result =
+        receiver(PushMode::Safe).receive(&aes_query(&ragged), envelope(&ragged).as_bytes(), now());
+    assert!(
+        matches!(
+            result,
+            Err(PushError::Crypto(CryptoError::CiphertextLength(_)))
+        ),
+        "{result:?}"
+    );
+    // Flip a bit in the second-to-last block: the last block's pad bytes change.
+    let mut flipped = bytes.clone();
+    let at = flipped.len() - 17;
+    flipped[at] ^= 0x40;
+    let flipped = STANDARD.encode(flipped);
+    let result = receiver(PushMode::Safe).receive(
+        &aes_query(&flipped),
+        envelope(&flipped).as_bytes(),
+        now(),
+    );
+    assert!(matches!(result, Err(PushError::Crypto(_))), "{result:?}");
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&aes_query("@@@"), envelope("@@@").as_bytes(), now()),
+        Err(PushError::Crypto(CryptoError::Base64))
+    );
+    let no_encrypt = "<xml><ToUserName>gh</ToUserName></xml>";
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&aes_query(""), no_encrypt.as_bytes(), now()),
+        Err(PushError::MissingEncrypt)
+    );
+}
+
+#[test]
+fn oversized_bodies_are_refused_before_parsing() {
+    let mut config = PushConfig::plain(TOKEN, appid(APPID));
+    config.max_body_bytes = 1024;
+    let receiver = PushReceiver::new(config).expect("receiver");
+    let body = vec![b'<'; 1025];
+    assert_eq!(
+        receiver.receive(&PushQuery::default(), &body, now()),
+        Err(PushError::BodyTooLarge {
+            size: 1025,
+            limit: 1024
+        })
+    );
+}
+
+#[test]
+fn timestamp_window() {
+    let mut config = PushConfig::plain(TOKEN, appid(APPID));
+    config.timestamp_window = Some(Duration::from_secs(300));
+    let receiver = PushReceiver::new(config).expect("receiver");
+    let at = |seconds| Timestamp::from_unix_seconds(seconds);
+    assert!(
+        receiver
+            .receive(&plain_query(), PLAIN.as_bytes(), at(1_409_304_348 + 300))
+            .is_ok()
+    );
+    assert!(
+        receiver
+            .receive(&plain_query(), PLAIN.as_bytes(), at(1_409_304_348 - 300))
+            .is_ok()
+    );
+    assert_eq!(
+        receiver.receive(&plain_query(), PLAIN.as_bytes(), at(1_409_304_348 + 301)),
+        Err(PushError::Stale {
+            timestamp: 1_409_304_348
+        })
+    );
+    let mut query = plain_query();
+    query.timestamp = Some("yesterday".into());
+    assert_eq!(
+        receiver.receive(&query, PLAIN.as_bytes(), now()),
+        Err(PushError::InvalidTimestamp)
+    );
+}
+
+#[test]
+fn dtd_and_entities_are_refused_in_both_layers() {
+    let hostile = "<!DOCTYPE xml [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><FromUserName>&e;</FromUserName><CreateTime>1</CreateTime></xml>";
+    assert_eq!(
+        receiver(PushMode::Plain).receive(&plain_query(), hostile.as_bytes(), now()),
+        Err(PushError::Xml(XmlError::EntityDeclaration))
+    );
+    // Inside a correctly signed and encrypted envelope.
+    let inner = crypto::encrypt(&key(), b"0123456789abcdef", hostile.as_bytes(), APPID);
+    assert_eq!(
+        receiver(PushMode::Safe).receive(&aes_query(&inner), envelope(&inner).as_bytes(), now()),
+        Err(PushError::Xml(XmlError::EntityDeclaration))
+    );
+    let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><xml>&lol2;</xml>";
+    assert_eq!(
+        receiver(PushMode::Plain).receive(&plain_query(), bomb.as_bytes(), now()),
+        Err(PushError::Xml(XmlError::EntityDeclaration))
+    );
+    let doctype = "<!DOCTYPE xml SYSTEM \"http://127.0.0.1/x.dtd\"><xml/>";
+    assert_eq!(
+        receiver(PushMode::Plain).receive(&plain_query(), doctype.as_bytes(), now()),
+        Err(PushError::Xml(XmlError::Doctype))
+    );
+}
+
+#[test]
+fn key_rotation_accepts_the_previous_key() {
+    let current =
+        AesKey::from_encoding_aes_key("kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR").expect("key");
+    let config = PushConfig::encrypted(
+        TOKEN,
+        appid(APPID),
+        PushMode::Safe,
+        KeyRing::with_previous(current, key()),
+    );
+    let receiver = PushReceiver::new(config).expect("receiver");
+    let push = receiver
+        .receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now())
+        .expect("accepted");
+    assert_authorization(&push);
+}
+
+#[test]
+fn encrypted_reply_round_trips() {
+    let receiver = receiver(PushMode::Safe);
+    let reply = receiver
+        .encrypt_reply("<xml><Content>ok</Content></xml>", now())
+        .expect("reply");
+    let fields = XmlFields::parse(reply.as_bytes()).expect("xml");
+    let encrypt = fields.get("Encrypt").expect("encrypt");
+    let nonce = fields.get("Nonce").expect("nonce");
+    assert_eq!(fields.get("TimeStamp"), Some(TIMESTAMP));
+    assert_eq!(
+        fields.get("MsgSignature").map(str::to_owned),
+        Some(crypto::msg_signature(TOKEN, TIMESTAMP, nonce, encrypt))
+    );
+    assert_eq!(
+        KeyRing::new(key()).decrypt_for(encrypt, APPID).as_deref(),
+        Ok("<xml><Content>ok</Content></xml>")
+    );
+    assert_eq!(receiver.ack(), "success");
+}
+
+#[test]
+fn encrypted_modes_need_keys_and_debug_hides_them() {
+    let config = PushConfig {
+        mode: PushMode::Safe,
+        ..PushConfig::plain(TOKEN, appid(APPID))
+    };
+    assert!(matches!(
+        PushReceiver::new(config),
+        Err(PushError::Config(_))
+    ));
+    let shown = format!("{:?}", receiver(PushMode::Safe));
+    assert!(!shown.contains(TOKEN) && !shown.contains(KEY), "{shown}");
+}
