@@ -2,8 +2,9 @@
 //! access token and `wx_card` ticket of several accounts (Official Account, Mini Program, Open
 //! Platform app) managed by a [`TokenManager`].
 //!
-//! Error handling, in order: a token errcode (40001/40014/42001/41001) invalidates the refused
-//! token (only if it is still the cached one), refreshes once and retries once; errcode -1,
+//! Error handling, in order: a token errcode (40001/40014/42001/41001) marks the refused token
+//! unusable (a different token stored meanwhile by another caller is used as is), refreshes
+//! once and retries once; errcode -1,
 //! 5xx and transport failures are retried with exponential backoff when a repeat cannot apply
 //! the request twice; everything else is returned unchanged for the workflow to act on.
 
@@ -297,7 +298,7 @@ impl ReqwestWeixinClient {
         let key = cache_key(TokenKind::AccessToken, appid);
         self.inner
             .tokens
-            .get_or_fetch(&key, || async move {
+            .get_or_fetch(&key, rejected, || async move {
                 let fetched = self.fetch_access_token(appid, secret, false).await?;
                 match (self.inner.config.token_endpoint, rejected) {
                     (TokenEndpoint::Stable, Some(rejected))
@@ -365,7 +366,7 @@ impl ReqwestWeixinClient {
         let key = cache_key(TokenKind::WxCardTicket, appid);
         self.inner
             .tokens
-            .get_or_fetch(&key, || async {
+            .get_or_fetch(&key, None, || async {
                 let response = self.execute(appid, &wire::TicketRequest::WX_CARD).await?;
                 if response.ticket.expose_secret().is_empty() {
                     return Err(CallError::Decode {
@@ -480,7 +481,6 @@ impl ReqwestWeixinClient {
             attempts = tracing::field::Empty,
         );
         async move {
-            let key = cache_key(TokenKind::AccessToken, appid);
             let mut rejected: Option<SecretString> = None;
             let mut retries = 0_u32;
             let mut attempts = 0_u32;
@@ -504,7 +504,6 @@ impl ReqwestWeixinClient {
                 }
                 if error.class() == ErrorClass::Token && rejected.is_none() {
                     tracing::info!(errcode = error.errcode(), "access token refused; refreshing once");
-                    self.inner.tokens.invalidate(&key, &token).await?;
                     rejected = Some(token);
                     continue;
                 }

@@ -22,23 +22,8 @@ use secrecy::{ExposeSecret, SecretString};
 pub struct CachedToken {
     /// The token or ticket.
     pub value: SecretString,
-    /// When it was fetched.
-    pub fetched_at: Timestamp,
     /// When Weixin stops accepting it.
     pub expires_at: Timestamp,
-}
-
-impl CachedToken {
-    /// When a caller should stop using it and refresh: `refresh_ahead` before expiry, but
-    /// never earlier than half its lifetime (stable tokens may come with only 300 s left).
-    pub fn refresh_at(&self, refresh_ahead: Duration) -> Timestamp {
-        let lifetime = self
-            .expires_at
-            .millis()
-            .saturating_sub(self.fetched_at.millis());
-        let ahead = i64::try_from(refresh_ahead.as_millis()).unwrap_or(i64::MAX);
-        self.expires_at.plus_millis(-ahead.min(lifetime / 2))
-    }
 }
 
 /// A failure of the shared cache itself.
@@ -48,8 +33,8 @@ pub struct TokenCacheError(#[source] pub Box<dyn std::error::Error + Send + Sync
 
 /// Where tokens and tickets live, so several instances can share one per appid.
 ///
-/// Implementations must make `invalidate` a compare-and-delete and `try_lease` an atomic
-/// set-if-absent with a time to live (Redis `SET NX PX`, a row with an expiry).
+/// `try_acquire_refresh` must be an atomic set-if-absent-or-expired (Redis `SET NX PX`, a
+/// conditional row update).
 #[async_trait]
 pub trait TokenCache: Send + Sync + fmt::Debug {
     /// The entry under `key`, expired or not.
@@ -58,20 +43,18 @@ pub trait TokenCache: Send + Sync + fmt::Debug {
     /// Stores `token` under `key`, replacing any entry.
     async fn put(&self, key: &str, token: &CachedToken) -> Result<(), TokenCacheError>;
 
-    /// Removes the entry under `key` only if it still holds `value`: a caller whose token was
-    /// refused must not throw away the fresh one another caller already stored.
-    async fn invalidate(&self, key: &str, value: &SecretString) -> Result<(), TokenCacheError>;
-
-    /// Takes the refresh lease of `key` for `ttl` unless someone else holds it.
-    async fn try_lease(
+    /// Takes the refresh lease of `key` until `lease_until` unless another holder has a live
+    /// one.
+    async fn try_acquire_refresh(
         &self,
         key: &str,
         holder: &str,
-        ttl: Duration,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<bool, TokenCacheError>;
 
     /// Gives the lease back if `holder` still holds it.
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), TokenCacheError>;
+    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), TokenCacheError>;
 }
 
 /// The process-local cache: enough for one instance, and the reference for shared ones.
@@ -83,7 +66,7 @@ pub struct InMemoryTokenCache {
 #[derive(Debug, Default)]
 struct InMemoryState {
     tokens: HashMap<String, CachedToken>,
-    leases: HashMap<String, (String, tokio::time::Instant)>,
+    leases: HashMap<String, (String, Timestamp)>,
 }
 
 impl InMemoryTokenCache {
@@ -111,38 +94,26 @@ impl TokenCache for InMemoryTokenCache {
         Ok(())
     }
 
-    async fn invalidate(&self, key: &str, value: &SecretString) -> Result<(), TokenCacheError> {
-        let mut state = self.state();
-        if state
-            .tokens
-            .get(key)
-            .is_some_and(|t| t.value.expose_secret() == value.expose_secret())
-        {
-            state.tokens.remove(key);
-        }
-        Ok(())
-    }
-
-    async fn try_lease(
+    async fn try_acquire_refresh(
         &self,
         key: &str,
         holder: &str,
-        ttl: Duration,
+        now: Timestamp,
+        lease_until: Timestamp,
     ) -> Result<bool, TokenCacheError> {
         let mut state = self.state();
-        let now = tokio::time::Instant::now();
         match state.leases.get(key) {
             Some((owner, until)) if *until > now && owner != holder => Ok(false),
             _ => {
                 state
                     .leases
-                    .insert(key.to_owned(), (holder.to_owned(), now + ttl));
+                    .insert(key.to_owned(), (holder.to_owned(), lease_until));
                 Ok(true)
             }
         }
     }
 
-    async fn release_lease(&self, key: &str, holder: &str) -> Result<(), TokenCacheError> {
+    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), TokenCacheError> {
         let mut state = self.state();
         if state
             .leases
@@ -204,7 +175,9 @@ pub struct Fetched {
 /// Tuning of [`TokenManager`].
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
-    /// Refresh this long before expiry (default 5 minutes, the overlap Weixin grants).
+    /// Refresh this long before expiry (default 4 minutes: inside the last 5 minutes, when a
+    /// stable token fetch returns the next token, and short of the 300 s a stable token may be
+    /// handed out with, so a fresh token is never already due).
     pub refresh_ahead: Duration,
     /// How long a refresh lease lasts if its holder dies (default 30 s).
     pub lease_ttl: Duration,
@@ -215,7 +188,7 @@ pub struct TokenSettings {
 impl Default for TokenSettings {
     fn default() -> Self {
         Self {
-            refresh_ahead: Duration::from_secs(300),
+            refresh_ahead: Duration::from_secs(240),
             lease_ttl: Duration::from_secs(30),
             lease_poll: Duration::from_millis(100),
         }
@@ -258,8 +231,12 @@ impl TokenManager {
         &self.clock
     }
 
-    fn fresh(&self, token: &CachedToken) -> bool {
-        self.clock.now() < token.refresh_at(self.settings.refresh_ahead)
+    /// Usable without a refresh: before its refresh point, and not the value Weixin just
+    /// refused.
+    fn usable(&self, token: &CachedToken, rejected: Option<&SecretString>) -> bool {
+        let ahead = i64::try_from(self.settings.refresh_ahead.as_millis()).unwrap_or(i64::MAX);
+        self.clock.now() < token.expires_at.plus_millis(-ahead)
+            && rejected.is_none_or(|r| r.expose_secret() != token.value.expose_secret())
     }
 
     fn local_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -270,22 +247,32 @@ impl TokenManager {
         Arc::clone(locks.entry(key.to_owned()).or_default())
     }
 
-    /// The credential under `key`, calling `fetch` only when no fresh one is cached and no
-    /// other caller (in this process or, through the lease, another) is already fetching.
+    /// The credential under `key`, calling `fetch` only when no usable one is cached and no
+    /// other caller (in this process or, through the lease, in another) is already fetching.
     ///
-    /// When `fetch` fails while a cached value is past its refresh point but not yet expired,
-    /// that value is returned: Weixin still accepts it.
+    /// `rejected` is a value Weixin just refused (a token errcode): it counts as unusable even
+    /// if not yet due, but a different value stored meanwhile by another caller is used as is.
+    /// Nothing is deleted from the cache, so a caller that learns late of a refusal can never
+    /// throw away the fresh value someone else stored.
+    ///
+    /// When `fetch` fails while the cached value is past its refresh point but not expired (and
+    /// not the rejected one), that value is returned: Weixin still accepts it.
     ///
     /// # Errors
     /// `fetch`'s error, or the cache's.
-    pub async fn get_or_fetch<F, Fut, E>(&self, key: &str, fetch: F) -> Result<SecretString, E>
+    pub async fn get_or_fetch<F, Fut, E>(
+        &self,
+        key: &str,
+        rejected: Option<&SecretString>,
+        fetch: F,
+    ) -> Result<SecretString, E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched, E>>,
         E: From<TokenCacheError>,
     {
         if let Some(token) = self.cache.get(key).await?
-            && self.fresh(&token)
+            && self.usable(&token, rejected)
         {
             return Ok(token.value);
         }
@@ -293,18 +280,20 @@ impl TokenManager {
         let _guard = lock.lock().await;
         let mut cached = self.cache.get(key).await?;
         if let Some(token) = &cached
-            && self.fresh(token)
+            && self.usable(token, rejected)
         {
             return Ok(token.value.clone());
         }
 
-        // Across instances: wait for the lease or for another instance's fresh token. The
-        // lease expires after its TTL, so this ends; the bound is a second guard.
+        // Across instances: wait for the lease or for another instance's fresh value. A lease
+        // expires after its TTL, so this ends; the bound is a second guard.
+        let lease_ttl = i64::try_from(self.settings.lease_ttl.as_millis()).unwrap_or(i64::MAX);
         let mut waited = Duration::ZERO;
         let leased = loop {
+            let now = self.clock.now();
             if self
                 .cache
-                .try_lease(key, &self.holder, self.settings.lease_ttl)
+                .try_acquire_refresh(key, &self.holder, now, now.plus_millis(lease_ttl))
                 .await?
             {
                 break true;
@@ -320,26 +309,30 @@ impl TokenManager {
             waited += self.settings.lease_poll;
             cached = self.cache.get(key).await?;
             if let Some(token) = &cached
-                && self.fresh(token)
+                && self.usable(token, rejected)
             {
                 return Ok(token.value.clone());
             }
         };
 
-        let result = fetch().await;
-        let outcome = match result {
+        let outcome = match fetch().await {
             Ok(fetched) => {
                 let now = self.clock.now();
                 let token = CachedToken {
                     value: fetched.value,
-                    fetched_at: now,
                     expires_at: now.plus_millis(fetched.expires_in.max(0).saturating_mul(1000)),
                 };
-                self.cache.put(key, &token).await?;
-                Ok(token.value)
+                match self.cache.put(key, &token).await {
+                    Ok(()) => Ok(token.value),
+                    Err(error) => Err(E::from(error)),
+                }
             }
             Err(error) => match cached {
-                Some(token) if self.clock.now() < token.expires_at => {
+                Some(token)
+                    if self.clock.now() < token.expires_at
+                        && rejected
+                            .is_none_or(|r| r.expose_secret() != token.value.expose_secret()) =>
+                {
                     tracing::warn!(
                         key,
                         "token refresh failed; using the cached one until it expires"
@@ -350,21 +343,12 @@ impl TokenManager {
             },
         };
         if leased {
-            self.cache.release_lease(key, &self.holder).await?;
+            // A lease left behind expires by itself; the outcome matters more.
+            if let Err(error) = self.cache.release_refresh(key, &self.holder).await {
+                tracing::warn!(key, error = %error, "token refresh lease not released");
+            }
         }
         outcome
-    }
-
-    /// Forgets `failing` under `key` if it is still the cached value.
-    ///
-    /// # Errors
-    /// The cache's error.
-    pub async fn invalidate(
-        &self,
-        key: &str,
-        failing: &SecretString,
-    ) -> Result<(), TokenCacheError> {
-        self.cache.invalidate(key, failing).await
     }
 }
 

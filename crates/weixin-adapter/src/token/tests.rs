@@ -46,39 +46,29 @@ fn ok(value: &str, expires_in: i64) -> Result<Fetched, FetchError> {
     })
 }
 
-#[test]
-fn refresh_point_is_ahead_of_expiry_but_not_before_half_life() {
-    let token = CachedToken {
-        value: "t".into(),
-        fetched_at: Timestamp::from_unix_seconds(1000),
-        expires_at: Timestamp::from_unix_seconds(8200),
-    };
-    let ahead = Duration::from_secs(300);
-    assert_eq!(token.refresh_at(ahead), Timestamp::from_unix_seconds(7900));
-    let short = CachedToken {
-        expires_at: Timestamp::from_unix_seconds(1300),
-        ..token
-    };
-    assert_eq!(short.refresh_at(ahead), Timestamp::from_unix_seconds(1150));
-}
-
 #[tokio::test]
 async fn cached_until_refresh_point_then_refetched() {
     let clock = ManualClock::at(1_000_000);
     let tokens = manager(Arc::new(InMemoryTokenCache::new()), Arc::clone(&clock));
-    let first = tokens.get_or_fetch("k", || async { ok("one", 7200) }).await;
+    let first = tokens
+        .get_or_fetch("k", None, || async { ok("one", 7200) })
+        .await;
     assert_eq!(
         first.map(|t| t.expose_secret().to_owned()),
         Ok("one".to_owned())
     );
-    clock.advance(7200 - 301);
-    let still = tokens.get_or_fetch("k", || async { ok("two", 7200) }).await;
+    clock.advance(7200 - 241);
+    let still = tokens
+        .get_or_fetch("k", None, || async { ok("two", 7200) })
+        .await;
     assert_eq!(
         still.map(|t| t.expose_secret().to_owned()),
         Ok("one".to_owned())
     );
     clock.advance(2);
-    let next = tokens.get_or_fetch("k", || async { ok("two", 7200) }).await;
+    let next = tokens
+        .get_or_fetch("k", None, || async { ok("two", 7200) })
+        .await;
     assert_eq!(
         next.map(|t| t.expose_secret().to_owned()),
         Ok("two".to_owned())
@@ -90,17 +80,21 @@ async fn failed_refresh_falls_back_to_a_still_valid_token_only() {
     let clock = ManualClock::at(1_000_000);
     let tokens = manager(Arc::new(InMemoryTokenCache::new()), Arc::clone(&clock));
     tokens
-        .get_or_fetch("k", || async { ok("one", 7200) })
+        .get_or_fetch("k", None, || async { ok("one", 7200) })
         .await
         .expect("fetched");
-    clock.advance(7000);
-    let fallback = tokens.get_or_fetch("k", || async { Err(FetchError) }).await;
+    clock.advance(7100);
+    let fallback = tokens
+        .get_or_fetch("k", None, || async { Err(FetchError) })
+        .await;
     assert_eq!(
         fallback.map(|t| t.expose_secret().to_owned()),
         Ok("one".to_owned())
     );
-    clock.advance(300);
-    let expired = tokens.get_or_fetch("k", || async { Err(FetchError) }).await;
+    clock.advance(100);
+    let expired = tokens
+        .get_or_fetch("k", None, || async { Err(FetchError) })
+        .await;
     assert_eq!(expired.map(|_| ()), Err(FetchError));
 }
 
@@ -115,7 +109,7 @@ async fn single_flight_within_a_process() {
         let fetches = Arc::clone(&fetches);
         tasks.push(tokio::spawn(async move {
             tokens
-                .get_or_fetch("k", || async move {
+                .get_or_fetch("k", None, || async move {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     ok("shared", 7200)
@@ -140,7 +134,7 @@ async fn single_flight_across_instances_through_the_lease() {
     let run = |tokens: Arc<TokenManager>, fetches: Arc<AtomicUsize>| {
         tokio::spawn(async move {
             tokens
-                .get_or_fetch("k", || async move {
+                .get_or_fetch("k", None, || async move {
                     fetches.fetch_add(1, Ordering::SeqCst);
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     ok("shared", 7200)
@@ -157,43 +151,60 @@ async fn single_flight_across_instances_through_the_lease() {
 }
 
 #[tokio::test]
-async fn invalidate_is_compare_and_delete() {
-    let cache = InMemoryTokenCache::new();
-    let token = CachedToken {
-        value: "new".into(),
-        fetched_at: Timestamp::from_millis(0),
-        expires_at: Timestamp::from_millis(1),
-    };
-    cache.put("k", &token).await.expect("put");
-    cache
-        .invalidate("k", &"old".into())
+async fn a_rejected_value_is_refetched_but_a_newer_one_is_kept() {
+    let clock = ManualClock::at(1_000_000);
+    let tokens = manager(Arc::new(InMemoryTokenCache::new()), clock);
+    tokens
+        .get_or_fetch("k", None, || async { ok("one", 7200) })
         .await
-        .expect("invalidate");
-    assert!(cache.get("k").await.expect("get").is_some());
-    cache
-        .invalidate("k", &"new".into())
-        .await
-        .expect("invalidate");
-    assert!(cache.get("k").await.expect("get").is_none());
+        .expect("one");
+    let rejected = SecretString::from("one");
+    let two = tokens
+        .get_or_fetch("k", Some(&rejected), || async { ok("two", 7200) })
+        .await;
+    assert_eq!(
+        two.map(|t| t.expose_secret().to_owned()),
+        Ok("two".to_owned())
+    );
+    // A caller that learns late that "one" was refused keeps "two".
+    let still = tokens
+        .get_or_fetch("k", Some(&rejected), || async { ok("three", 7200) })
+        .await;
+    assert_eq!(
+        still.map(|t| t.expose_secret().to_owned()),
+        Ok("two".to_owned())
+    );
+    // A failed refresh never falls back to the rejected value.
+    let rejected = SecretString::from("two");
+    let failed = tokens
+        .get_or_fetch("k", Some(&rejected), || async { Err(FetchError) })
+        .await;
+    assert_eq!(failed.map(|_| ()), Err(FetchError));
 }
 
 #[tokio::test]
 async fn leases_are_exclusive_until_released() {
     let cache = InMemoryTokenCache::new();
-    let ttl = Duration::from_secs(30);
-    assert_eq!(cache.try_lease("k", "a", ttl).await.ok(), Some(true));
-    assert_eq!(cache.try_lease("k", "b", ttl).await.ok(), Some(false));
-    cache.release_lease("k", "b").await.expect("release");
-    assert_eq!(cache.try_lease("k", "b", ttl).await.ok(), Some(false));
-    cache.release_lease("k", "a").await.expect("release");
-    assert_eq!(cache.try_lease("k", "b", ttl).await.ok(), Some(true));
+    let now = Timestamp::from_unix_seconds(100);
+    let until = Timestamp::from_unix_seconds(130);
+    let lease = |holder, at| cache.try_acquire_refresh("k", holder, at, until);
+    assert_eq!(lease("a", now).await.ok(), Some(true));
+    assert_eq!(lease("b", now).await.ok(), Some(false));
+    cache.release_refresh("k", "b").await.expect("release");
+    assert_eq!(lease("b", now).await.ok(), Some(false));
+    // An expired lease can be taken over.
+    assert_eq!(
+        lease("b", Timestamp::from_unix_seconds(131)).await.ok(),
+        Some(true)
+    );
+    cache.release_refresh("k", "b").await.expect("release");
+    assert_eq!(lease("a", now).await.ok(), Some(true));
 }
 
 #[test]
 fn debug_never_shows_a_token() {
     let token = CachedToken {
         value: "s3cret-token".into(),
-        fetched_at: Timestamp::from_millis(0),
         expires_at: Timestamp::from_millis(1),
     };
     assert!(!format!("{token:?}").contains("s3cret"));
