@@ -484,24 +484,16 @@ impl ReqwestWeixinClient {
             let mut rejected: Option<SecretString> = None;
             let mut retries = 0_u32;
             let mut attempts = 0_u32;
-            loop {
+            let outcome = loop {
                 attempts += 1;
-                let token = self.access_token_avoiding(appid, rejected.as_ref()).await?;
-                let result = self
-                    .send::<T>(endpoint, Some(&token), extra_query, payload)
-                    .await;
-                let span = tracing::Span::current();
-                span.record("attempts", attempts);
-                let error = match result {
-                    Ok(value) => {
-                        span.record("errcode", 0);
-                        return Ok(value);
-                    }
+                let token = match self.access_token_avoiding(appid, rejected.as_ref()).await {
+                    Ok(token) => token,
+                    Err(error) => break Err(error),
+                };
+                let error = match self.send::<T>(endpoint, Some(&token), extra_query, payload).await {
+                    Ok(value) => break Ok(value),
                     Err(error) => error,
                 };
-                if let Some(errcode) = error.errcode() {
-                    span.record("errcode", errcode);
-                }
                 if error.class() == ErrorClass::Token && rejected.is_none() {
                     tracing::info!(errcode = error.errcode(), "access token refused; refreshing once");
                     rejected = Some(token);
@@ -510,13 +502,14 @@ impl ReqwestWeixinClient {
                 if error.retry_now(endpoint.idempotent) && retries < self.inner.config.retry.max_retries {
                     retries += 1;
                     let delay = self.inner.config.retry.delay(retries);
-                    tracing::warn!(error = %error, retry = retries, ?delay, "transient weixin failure; retrying");
+                    tracing::warn!(error = %error, errcode = error.errcode(), retry = retries, ?delay, "transient weixin failure; retrying");
                     tokio::time::sleep(delay).await;
                     continue;
                 }
-                tracing::warn!(error = %error, "weixin call failed");
-                return Err(error);
-            }
+                break Err(error);
+            };
+            finish_span(attempts, &outcome);
+            outcome
         }
         .instrument(span)
         .await
@@ -538,31 +531,23 @@ impl ReqwestWeixinClient {
         );
         async move {
             let mut retries = 0_u32;
-            loop {
-                let result = self.send::<T>(endpoint, None, &[], payload).await;
-                let span = tracing::Span::current();
-                span.record("attempts", retries + 1);
-                match result {
-                    Ok(value) => {
-                        span.record("errcode", 0);
-                        return Ok(value);
-                    }
-                    Err(error) => {
-                        if let Some(errcode) = error.errcode() {
-                            span.record("errcode", errcode);
-                        }
+            let outcome = loop {
+                match self.send::<T>(endpoint, None, &[], payload).await {
+                    Ok(value) => break Ok(value),
+                    Err(error)
                         if error.retry_now(endpoint.idempotent)
-                            && retries < self.inner.config.retry.max_retries
-                        {
-                            retries += 1;
-                            tokio::time::sleep(self.inner.config.retry.delay(retries)).await;
-                            continue;
-                        }
-                        tracing::warn!(error = %error, "weixin token fetch failed");
-                        return Err(error);
+                            && retries < self.inner.config.retry.max_retries =>
+                    {
+                        retries += 1;
+                        let delay = self.inner.config.retry.delay(retries);
+                        tracing::warn!(error = %error, errcode = error.errcode(), retry = retries, ?delay, "transient weixin failure; retrying");
+                        tokio::time::sleep(delay).await;
                     }
+                    Err(error) => break Err(error),
                 }
-            }
+            };
+            finish_span(retries + 1, &outcome);
+            outcome
         }
         .instrument(span)
         .await
@@ -631,6 +616,23 @@ impl ReqwestWeixinClient {
             });
         }
         parse_answer(endpoint.name, &bytes)
+    }
+}
+
+/// Records the outcome on the current `weixin.call` span and logs a failure once.
+fn finish_span<T>(attempts: u32, outcome: &Result<T, CallError>) {
+    let span = tracing::Span::current();
+    span.record("attempts", attempts);
+    match outcome {
+        Ok(_) => {
+            span.record("errcode", 0);
+        }
+        Err(error) => {
+            if let Some(errcode) = error.errcode() {
+                span.record("errcode", errcode);
+            }
+            tracing::warn!(error = %error, class = ?error.class(), "weixin call failed");
+        }
     }
 }
 

@@ -42,7 +42,7 @@ pub enum CallError {
         status: u16,
     },
     /// The request failed in transport. The URL (which carries the access token) is stripped.
-    #[error("weixin could not be reached")]
+    #[error("weixin could not be reached: {source}")]
     Transport {
         /// The reqwest error, without its URL.
         #[source]

@@ -1,6 +1,7 @@
 //! Integration tests of the Weixin adapter against a local wiremock server (127.0.0.1 only).
 
 mod endpoints;
+mod logs;
 mod properties;
 mod support;
 mod tokens;
