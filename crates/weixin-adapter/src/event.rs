@@ -250,13 +250,15 @@ impl PushReceiver {
     /// `msg_signature` is present, the echo is treated as encrypted (the WeChat Work scheme),
     /// verified with `msg_signature` and decrypted.
     ///
+    /// The timestamp window does not apply: the check runs once, when an operator saves the
+    /// server URL.
+    ///
     /// # Errors
-    /// [`PushError`] for missing parameters, a bad signature or timestamp, or a bad ciphertext.
-    pub fn verify_url(&self, query: &VerifyQuery, now: Timestamp) -> Result<String, PushError> {
+    /// [`PushError`] for missing parameters, a bad signature, or a bad ciphertext.
+    pub fn verify_url(&self, query: &VerifyQuery) -> Result<String, PushError> {
         let timestamp = required(query.timestamp.as_ref(), "timestamp")?;
         let nonce = required(query.nonce.as_ref(), "nonce")?;
         let echostr = required(query.echostr.as_ref(), "echostr")?;
-        self.check_timestamp(timestamp, now)?;
         if let Some(msg_signature) = query.msg_signature.as_deref().filter(|s| !s.is_empty()) {
             let expected = crypto::msg_signature(self.token(), timestamp, nonce, echostr);
             if !crypto::signature_matches(&expected, msg_signature) {
