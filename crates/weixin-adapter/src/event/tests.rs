@@ -50,6 +50,7 @@ fn aes_query(encrypt: &str) -> PushQuery {
         openid: Some("oZI8Fj040-be6rlDohc6gkoPOQTQ".into()),
         encrypt_type: Some("aes".into()),
         msg_signature: Some(crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, encrypt)),
+        ..PushQuery::default()
     }
 }
 
@@ -74,29 +75,29 @@ fn assert_authorization(push: &Push) {
 #[test]
 fn url_verification_plain_reference_8_1() {
     let receiver = PushReceiver::new(PushConfig::plain("AAAAA", appid(APPID))).expect("receiver");
-    let query = VerifyQuery {
+    let query = PushQuery {
         signature: Some("f464b24fc39322e44b38aa78f5edd27bd1441696".into()),
         timestamp: Some("1714036504".into()),
         nonce: Some("1514711492".into()),
         echostr: Some("4375120948345356249".into()),
-        msg_signature: None,
+        ..PushQuery::default()
     };
     assert_eq!(
         receiver.verify_url(&query).as_deref(),
         Ok("4375120948345356249")
     );
-    let forged = VerifyQuery {
+    let forged = PushQuery {
         nonce: Some("1514711493".into()),
         ..query.clone()
     };
-    assert_eq!(receiver.verify_url(&forged), Err(PushError::Signature));
-    let missing = VerifyQuery {
+    assert_eq!(receiver.verify_url(&forged), Err(ReceiveError::Signature));
+    let missing = PushQuery {
         echostr: None,
         ..query
     };
     assert_eq!(
         receiver.verify_url(&missing),
-        Err(PushError::MissingParameter("echostr"))
+        Err(ReceiveError::MissingParameter("echostr"))
     );
 }
 
@@ -107,22 +108,23 @@ fn url_verification_with_encrypted_echo_reference_8_3_v1() {
     );
     let config = PushConfig::encrypted("123456", appid("wx49f0ab532d5d035a"), PushMode::Safe, keys);
     let receiver = PushReceiver::new(config).expect("receiver");
-    let query = VerifyQuery {
+    let query = PushQuery {
         signature: None,
         timestamp: Some("1411443780".into()),
         nonce: Some("437374425".into()),
         echostr: Some("4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==".into()),
         msg_signature: Some("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96".into()),
+        ..PushQuery::default()
     };
     assert_eq!(
         receiver.verify_url(&query).as_deref(),
         Ok("5927782489442352469")
     );
-    let forged = VerifyQuery {
+    let forged = PushQuery {
         nonce: Some("437374424".into()),
         ..query
     };
-    assert_eq!(receiver.verify_url(&forged), Err(PushError::Signature));
+    assert_eq!(receiver.verify_url(&forged), Err(ReceiveError::Signature));
 }
 
 #[test]
@@ -168,11 +170,11 @@ fn compatible_mode_trusts_the_ciphertext_and_accepts_plaintext() {
 fn safe_mode_refuses_plaintext() {
     assert_eq!(
         receiver(PushMode::Safe).receive(&plain_query(), PLAIN.as_bytes(), now()),
-        Err(PushError::PlaintextRefused)
+        Err(ReceiveError::PlaintextRefused)
     );
     assert_eq!(
         receiver(PushMode::Plain).receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::NoKey)
+        Err(ReceiveError::NoKey)
     );
 }
 
@@ -182,19 +184,19 @@ fn forged_signatures_are_refused() {
     query.signature = Some("3f5318b003e99b3e638d725029e846400b9daebf".into());
     assert_eq!(
         receiver(PushMode::Plain).receive(&query, PLAIN.as_bytes(), now()),
-        Err(PushError::Signature)
+        Err(ReceiveError::Signature)
     );
     let mut query = aes_query(ENCRYPT);
     query.nonce = Some("xxxxxy".into());
     assert_eq!(
         receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::Signature)
+        Err(ReceiveError::Signature)
     );
     let mut query = aes_query(ENCRYPT);
     query.msg_signature = None;
     assert_eq!(
         receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::MissingParameter("msg_signature"))
+        Err(ReceiveError::MissingParameter("msg_signature"))
     );
 }
 
@@ -209,7 +211,7 @@ fn wrong_appid_is_refused() {
     let receiver = PushReceiver::new(config).expect("receiver");
     assert_eq!(
         receiver.receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::Crypto(CryptoError::AppIdMismatch))
+        Err(ReceiveError::Crypto(CryptoError::AppIdMismatch))
     );
 }
 
@@ -225,7 +227,7 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
     assert!(
         matches!(
             result,
-            Err(PushError::Crypto(
+            Err(ReceiveError::Crypto(
                 CryptoError::Padding | CryptoError::Truncated
             ))
         ),
@@ -237,7 +239,7 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
     assert!(
         matches!(
             result,
-            Err(PushError::Crypto(CryptoError::CiphertextLength(_)))
+            Err(ReceiveError::Crypto(CryptoError::CiphertextLength(_)))
         ),
         "{result:?}"
     );
@@ -251,15 +253,15 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
         envelope(&flipped).as_bytes(),
         now(),
     );
-    assert!(matches!(result, Err(PushError::Crypto(_))), "{result:?}");
+    assert!(matches!(result, Err(ReceiveError::Crypto(_))), "{result:?}");
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query("@@@"), envelope("@@@").as_bytes(), now()),
-        Err(PushError::Crypto(CryptoError::Base64))
+        Err(ReceiveError::Crypto(CryptoError::Base64))
     );
     let no_encrypt = "<xml><ToUserName>gh</ToUserName></xml>";
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query(""), no_encrypt.as_bytes(), now()),
-        Err(PushError::MissingEncrypt)
+        Err(ReceiveError::MissingEncrypt)
     );
 }
 
@@ -271,7 +273,7 @@ fn oversized_bodies_are_refused_before_parsing() {
     let body = vec![b'<'; 1025];
     assert_eq!(
         receiver.receive(&PushQuery::default(), &body, now()),
-        Err(PushError::BodyTooLarge {
+        Err(ReceiveError::BodyTooLarge {
             size: 1025,
             limit: 1024
         })
@@ -296,7 +298,7 @@ fn timestamp_window() {
     );
     assert_eq!(
         receiver.receive(&plain_query(), PLAIN.as_bytes(), at(1_409_304_348 + 301)),
-        Err(PushError::Stale {
+        Err(ReceiveError::Stale {
             timestamp: 1_409_304_348
         })
     );
@@ -304,7 +306,7 @@ fn timestamp_window() {
     query.timestamp = Some("yesterday".into());
     assert_eq!(
         receiver.receive(&query, PLAIN.as_bytes(), now()),
-        Err(PushError::InvalidTimestamp)
+        Err(ReceiveError::InvalidTimestamp)
     );
 }
 
@@ -313,23 +315,23 @@ fn dtd_and_entities_are_refused_in_both_layers() {
     let hostile = "<!DOCTYPE xml [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><FromUserName>&e;</FromUserName><CreateTime>1</CreateTime></xml>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), hostile.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     // Inside a correctly signed and encrypted envelope.
     let inner = crypto::encrypt(&key(), b"0123456789abcdef", hostile.as_bytes(), APPID);
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query(&inner), envelope(&inner).as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><xml>&lol2;</xml>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), bomb.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     let doctype = "<!DOCTYPE xml SYSTEM \"http://127.0.0.1/x.dtd\"><xml/>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), doctype.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::Doctype))
+        Err(ReceiveError::Xml(XmlError::Doctype))
     );
 }
 
@@ -379,7 +381,7 @@ fn encrypted_modes_need_keys_and_debug_hides_them() {
     };
     assert!(matches!(
         PushReceiver::new(config),
-        Err(PushError::Config(_))
+        Err(ReceiveError::Config(_))
     ));
     let shown = format!("{:?}", receiver(PushMode::Safe));
     assert!(!shown.contains(TOKEN) && !shown.contains(KEY), "{shown}");

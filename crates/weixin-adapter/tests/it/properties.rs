@@ -3,9 +3,10 @@
 //!
 //! Each property runs `CASES` (2048) cases per `cargo test`.
 
+use fapiao_domain::ports::PushQuery;
 use fapiao_domain::{AppId, Timestamp};
 use fapiao_weixin::crypto::{self, AesKey, KeyRing};
-use fapiao_weixin::event::{PushConfig, PushMode, PushQuery, PushReceiver};
+use fapiao_weixin::event::{PushConfig, PushMode, PushReceiver};
 use fapiao_weixin::wire::{PushEvent, XmlFields};
 use proptest::prelude::*;
 
@@ -128,6 +129,7 @@ proptest! {
                 openid: None,
                 encrypt_type: encrypted.then(|| "aes".to_owned()),
                 msg_signature: Some(signature.clone()),
+                echostr: None,
             };
             let _ = receiver.receive(&query, &body, now());
             let _ = receiver.receive(&query, text.as_bytes(), now());
