@@ -386,3 +386,199 @@ fn encrypted_modes_need_keys_and_debug_hides_them() {
     let shown = format!("{:?}", receiver(PushMode::Safe));
     assert!(!shown.contains(TOKEN) && !shown.contains(KEY), "{shown}");
 }
+
+mod decoder {
+    use fapiao_domain::ports::{PushDecoder, PushError};
+    use fapiao_domain::weixin::{AuthOutcome, ReimburseStatus, WeixinEvent};
+    use fapiao_domain::{AuthSource, OrderId};
+
+    use super::*;
+
+    fn decode(mode: PushMode, query: &PushQuery, body: &str) -> Result<WeixinEvent, PushError> {
+        PushDecoder::decode(&receiver(mode), query, body.as_bytes(), now())
+    }
+
+    fn plain_event(inner: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oZI8Fj040-be6rlDohc6gkoPOQTQ]]></FromUserName>\
+             <CreateTime>1475134700</CreateTime><MsgType><![CDATA[event]]></MsgType>{inner}</xml>"
+        )
+    }
+
+    #[test]
+    fn safe_push_becomes_an_authorization_event() {
+        let event =
+            decode(PushMode::Safe, &aes_query(ENCRYPT), &envelope(ENCRYPT)).expect("decoded");
+        let WeixinEvent::Authorization(auth) = &event else {
+            panic!("not an authorization: {event:?}");
+        };
+        assert_eq!(auth.openid.as_str(), "oZI8Fj040-be6rlDohc6gkoPOQTQ");
+        assert_eq!(
+            auth.create_time,
+            Timestamp::from_unix_seconds(1_475_134_700)
+        );
+        assert_eq!(
+            auth.outcome,
+            AuthOutcome::Succeeded(OrderId::parse("1202933957956").expect("order"))
+        );
+        assert_eq!(
+            auth.authorize_appid.as_ref().map(AppId::as_str),
+            Some(APPID)
+        );
+        assert_eq!(auth.source, Some(AuthSource::Web));
+        assert_eq!(auth.s_pappid, None);
+        assert_eq!(event.dedupe_key(), "auth:ok:-:1202933957956");
+    }
+
+    #[test]
+    fn failed_authorization_with_appid_and_sp_appid() {
+        let body = plain_event(
+            "<Event><![CDATA[user_authorize_invoice]]></Event><SuccOrderId><![CDATA[]]></SuccOrderId>\
+             <FailOrderId><![CDATA[o-9]]></FailOrderId><AppId><![CDATA[wxf83dd777cffa4eab]]></AppId>\
+             <Source><![CDATA[somewhere-new]]></Source><SPAppId><![CDATA[d3h4NWNkODUy+X==]]></SPAppId>",
+        );
+        let WeixinEvent::Authorization(auth) =
+            decode(PushMode::Plain, &plain_query(), &body).expect("decoded")
+        else {
+            panic!("not an authorization");
+        };
+        assert_eq!(
+            auth.outcome,
+            AuthOutcome::Failed(OrderId::parse("o-9").expect("order"))
+        );
+        assert_eq!(
+            auth.authorize_appid.as_ref().map(AppId::as_str),
+            Some("wxf83dd777cffa4eab")
+        );
+        // An unknown Source is dropped, not an error.
+        assert_eq!(auth.source, None);
+        assert_eq!(
+            auth.s_pappid.as_ref().map(|s| s.as_str()),
+            Some("d3h4NWNkODUy+X==")
+        );
+    }
+
+    #[test]
+    fn status_and_unknown_events() {
+        let body = plain_event(
+            "<Event><![CDATA[update_invoice_status]]></Event><Status><![CDATA[INVOICE_REIMBURSE_LOCK]]></Status>\
+             <CardId><![CDATA[pjZ8Yt7Um2jYxzneP8GomnxoVFWo]]></CardId><Code><![CDATA[186921658591]]></Code>",
+        );
+        let WeixinEvent::InvoiceStatus(status) =
+            decode(PushMode::Plain, &plain_query(), &body).expect("decoded")
+        else {
+            panic!("not a status event");
+        };
+        assert_eq!(status.status, ReimburseStatus::Lock);
+        assert_eq!(status.code.as_str(), "186921658591");
+
+        let body = plain_event("<Event><![CDATA[subscribe]]></Event>");
+        let event = decode(PushMode::Plain, &plain_query(), &body).expect("decoded");
+        assert_eq!(
+            event,
+            WeixinEvent::Other {
+                msg_type: "event".into(),
+                event: Some("subscribe".into()),
+                from: "oZI8Fj040-be6rlDohc6gkoPOQTQ".into(),
+                create_time: Timestamp::from_unix_seconds(1_475_134_700),
+            }
+        );
+    }
+
+    #[test]
+    fn events_that_do_not_make_domain_values_are_malformed() {
+        let cases = [
+            "<Event>user_authorize_invoice</Event><SuccOrderId>1</SuccOrderId><FailOrderId>2</FailOrderId>",
+            "<Event>user_authorize_invoice</Event>",
+            "<Event>user_authorize_invoice</Event><SuccOrderId>not an id!</SuccOrderId>",
+            "<Event>user_authorize_invoice</Event><SuccOrderId>1</SuccOrderId><AuthorizeAppId>wx-bad!</AuthorizeAppId>",
+            "<Event>update_invoice_status</Event><Status>REIMBURSED</Status><CardId>c</CardId><Code>1</Code>",
+        ];
+        for inner in cases {
+            let result = decode(PushMode::Plain, &plain_query(), &plain_event(inner));
+            assert!(
+                matches!(result, Err(PushError::Malformed(_))),
+                "{inner}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_map_to_the_domain_push_error() {
+        let mut forged = plain_query();
+        forged.nonce = Some("other".into());
+        assert_eq!(
+            decode(PushMode::Plain, &forged, PLAIN),
+            Err(PushError::BadSignature)
+        );
+        assert_eq!(
+            decode(PushMode::Safe, &plain_query(), PLAIN),
+            Err(PushError::Missing("msg_signature"))
+        );
+        let wrong = PushConfig::encrypted(
+            TOKEN,
+            appid("wx0000000000000000"),
+            PushMode::Safe,
+            KeyRing::new(key()),
+        );
+        let receiver = PushReceiver::new(wrong).expect("receiver");
+        assert_eq!(
+            PushDecoder::decode(
+                &receiver,
+                &aes_query(ENCRYPT),
+                envelope(ENCRYPT).as_bytes(),
+                now()
+            ),
+            Err(PushError::WrongAppId)
+        );
+        let mut config = PushConfig::plain(TOKEN, appid(APPID));
+        config.max_body_bytes = 10;
+        config.timestamp_window = Some(Duration::from_secs(60));
+        let receiver = PushReceiver::new(config).expect("receiver");
+        assert_eq!(
+            PushDecoder::decode(&receiver, &plain_query(), PLAIN.as_bytes(), now()),
+            Err(PushError::TooLarge(PLAIN.len()))
+        );
+        assert_eq!(
+            PushDecoder::decode(
+                &receiver,
+                &plain_query(),
+                b"<xml/>",
+                Timestamp::from_unix_seconds(2_000_000_000)
+            ),
+            Err(PushError::Stale)
+        );
+        let missing = "<xml><FromUserName>o</FromUserName></xml>";
+        assert_eq!(
+            decode(PushMode::Plain, &plain_query(), missing),
+            Err(PushError::Missing("CreateTime"))
+        );
+        let dtd = "<!DOCTYPE x [<!ENTITY e \"e\">]><xml/>";
+        assert!(matches!(
+            decode(PushMode::Plain, &plain_query(), dtd),
+            Err(PushError::Malformed(_))
+        ));
+        let mut query = aes_query("AAAA");
+        query.msg_signature = Some(crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, "AAAA"));
+        assert!(matches!(
+            decode(PushMode::Safe, &query, &envelope("AAAA")),
+            Err(PushError::Decrypt(_))
+        ));
+        let verify = PushQuery {
+            echostr: Some("e".into()),
+            ..plain_query()
+        };
+        assert_eq!(
+            PushDecoder::verify_url(&receiver, &verify).as_deref(),
+            Ok("e")
+        );
+        let forged = PushQuery {
+            nonce: Some("other".into()),
+            ..verify
+        };
+        assert_eq!(
+            PushDecoder::verify_url(&receiver, &forged),
+            Err(PushError::BadSignature)
+        );
+    }
+}

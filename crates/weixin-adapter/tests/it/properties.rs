@@ -3,7 +3,7 @@
 //!
 //! Each property runs `CASES` (2048) cases per `cargo test`.
 
-use fapiao_domain::ports::PushQuery;
+use fapiao_domain::ports::{PushDecoder, PushQuery};
 use fapiao_domain::{AppId, Timestamp};
 use fapiao_weixin::crypto::{self, AesKey, KeyRing};
 use fapiao_weixin::event::{PushConfig, PushMode, PushReceiver};
@@ -133,6 +133,9 @@ proptest! {
             };
             let _ = receiver.receive(&query, &body, now());
             let _ = receiver.receive(&query, text.as_bytes(), now());
+            let _ = PushDecoder::decode(&receiver, &query, &body, now());
+            let _ = PushDecoder::decode(&receiver, &query, text.as_bytes(), now());
+            let _ = PushDecoder::verify_url(&receiver, &PushQuery { echostr: Some(text.clone()), ..query.clone() });
             // Correctly signed envelopes around arbitrary ciphertext get to decryption.
             let encrypt = base64_standard(&raw);
             let signed = PushQuery {
@@ -152,6 +155,7 @@ proptest! {
             };
             let envelope = format!("<xml><Encrypt><![CDATA[{inner}]]></Encrypt></xml>");
             let _ = receiver.receive(&signed, envelope.as_bytes(), now());
+            let _ = PushDecoder::decode(&receiver, &signed, envelope.as_bytes(), now());
         }
     }
 
