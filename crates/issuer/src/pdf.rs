@@ -110,7 +110,7 @@ pub struct FaceRow {
 
 /// Rendering a face failed.
 #[derive(Debug, thiserror::Error)]
-pub enum PdfError {
+pub enum RenderError {
     /// The vendored font could not be read.
     #[error("the vendored font could not be read")]
     Font,
@@ -185,10 +185,10 @@ impl InvoicePdfRenderer {
     /// Parses the vendored font.
     ///
     /// # Errors
-    /// [`PdfError::Font`] if the embedded font bytes cannot be read (a build defect).
-    pub fn new() -> Result<Self, PdfError> {
-        let font = Font::new(FONT_DATA.into(), FONT_INDEX).ok_or(PdfError::Font)?;
-        let metrics = FontMetrics::new(FONT_DATA, FONT_INDEX).ok_or(PdfError::Font)?;
+    /// [`RenderError::Font`] if the embedded font bytes cannot be read (a build defect).
+    pub fn new() -> Result<Self, RenderError> {
+        let font = Font::new(FONT_DATA.into(), FONT_INDEX).ok_or(RenderError::Font)?;
+        let metrics = FontMetrics::new(FONT_DATA, FONT_INDEX).ok_or(RenderError::Font)?;
         Ok(Self {
             font,
             metrics: Arc::new(metrics),
@@ -198,9 +198,9 @@ impl InvoicePdfRenderer {
     /// Renders `face` to the bytes of a PDF file.
     ///
     /// # Errors
-    /// [`PdfError::Qr`] when the QR payload is too long for a QR code, [`PdfError::Write`] when
+    /// [`RenderError::Qr`] when the QR payload is too long for a QR code, [`RenderError::Write`] when
     /// krilla cannot serialize the document.
-    pub fn render(&self, face: &InvoiceFace) -> Result<Vec<u8>, PdfError> {
+    pub fn render(&self, face: &InvoiceFace) -> Result<Vec<u8>, RenderError> {
         let qr = QrCode::new(face.qr_payload.as_bytes())?;
         let (per_page, row_height, row_size) = if face.rows.len() <= ROWS_NORMAL {
             (
@@ -234,7 +234,7 @@ impl InvoicePdfRenderer {
         let page_count = chunks.len();
         for (index, rows) in chunks.into_iter().enumerate() {
             let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
-                .ok_or_else(|| PdfError::Write("invalid page size".to_owned()))?;
+                .ok_or_else(|| RenderError::Write("invalid page size".to_owned()))?;
             let mut page = document.start_page_with(settings);
             let mut surface = page.surface();
             let mut painter = Painter {
@@ -257,7 +257,7 @@ impl InvoicePdfRenderer {
         }
         document
             .finish()
-            .map_err(|err| PdfError::Write(format!("{err:?}")))
+            .map_err(|err| RenderError::Write(format!("{err:?}")))
     }
 }
 

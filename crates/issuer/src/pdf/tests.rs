@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
-
 use super::*;
 
 pub(crate) fn sample_face(rows: usize, red: bool) -> InvoiceFace {
@@ -157,7 +155,7 @@ fn an_overlong_qr_payload_is_an_error() {
     let renderer = InvoicePdfRenderer::new().unwrap();
     let mut face = sample_face(1, false);
     face.qr_payload = "9".repeat(8000);
-    assert!(matches!(renderer.render(&face), Err(PdfError::Qr(_))));
+    assert!(matches!(renderer.render(&face), Err(RenderError::Qr(_))));
 }
 
 #[test]

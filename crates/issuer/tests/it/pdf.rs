@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The renderer's output as a PDF reader sees it.
 
 use fapiao_issuer::pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer};
