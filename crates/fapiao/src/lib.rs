@@ -1,0 +1,319 @@
+//! The fapiao service: the composition root. It reads the configuration, builds the adapters
+//! (storage, Weixin client and push receiver, issuer, and in the sandbox profile the Weixin
+//! sandbox itself), hands them to `fapiao-app`, binds the sockets and runs the workflow runner.
+//!
+//! Hosts that want the batteries-included wiring call [`start`]; the `fapiao` binary does the
+//! same from the command line.
+
+pub mod system;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fapiao_app::{AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings, SetupService};
+use fapiao_domain::ids::AppId;
+use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer};
+use fapiao_issuer::SandboxIssuer;
+use fapiao_sandbox::SandboxConfig;
+use fapiao_storage::{
+    Database, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore,
+    SeaOrmTokenCache,
+};
+use fapiao_weixin::crypto::{AesKey, KeyRing};
+use fapiao_weixin::{Account, PushConfig, PushMode, PushReceiver, ReqwestWeixinClient, TokenEndpoint, WeixinConfig};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+pub use system::{RandomIds, SystemClock};
+
+/// What [`start`] needs besides the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Bind the service here instead of `server.listen` (tests use `127.0.0.1:0`).
+    pub listen: Option<SocketAddr>,
+    /// Bind the sandbox here instead of `sandbox.listen`.
+    pub sandbox_listen: Option<SocketAddr>,
+    /// Skip the automatic setup of the sandbox profile.
+    pub skip_setup: bool,
+}
+
+/// A running service.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the service listens.
+    pub addr: SocketAddr,
+    /// Where the in-process Weixin sandbox listens, in the sandbox profile.
+    pub sandbox_addr: Option<SocketAddr>,
+    /// The router state (services for tests and embedding hosts).
+    pub state: AppState,
+    /// The sandbox issuer, in the sandbox profile (the witness of what was issued).
+    pub sandbox_issuer: Option<Arc<SandboxIssuer>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks every task to stop and waits for the runner to finish its round.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+
+    /// Stops at once, as a crash would: no graceful end of rounds.
+    pub fn abort(self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+
+    /// The service's base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The sandbox's base URL.
+    pub fn sandbox_url(&self) -> Option<String> {
+        self.sandbox_addr.map(|a| format!("http://{a}"))
+    }
+}
+
+/// The process-wide Prometheus recorder (metrics macros record into the global recorder).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        let path = rest.split('?').next().unwrap_or_default();
+        if !path.is_empty() && path != ":memory:" {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Connects to the configured database and applies pending migrations.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub async fn database(config: &Config) -> anyhow::Result<Database> {
+    prepare_sqlite_dir(&config.database.url)?;
+    let db = Database::connect(&config.database.url).await.context("connecting to the database (database.url)")?;
+    db.migrate().await.context("applying migrations")?;
+    Ok(db)
+}
+
+fn push_mode(code: &str) -> PushMode {
+    match code {
+        "plain" => PushMode::Plain,
+        "compatible" => PushMode::Compatible,
+        _ => PushMode::Safe,
+    }
+}
+
+fn sandbox_push_mode(code: &str) -> fapiao_sandbox::PushMode {
+    match code {
+        "plain" => fapiao_sandbox::PushMode::Plain,
+        "compatible" => fapiao_sandbox::PushMode::Compatible,
+        _ => fapiao_sandbox::PushMode::Safe,
+    }
+}
+
+/// The sandbox's accounts: the merchant's configured accounts, pushing to `callback_url`.
+fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
+    let weixin = &config.weixin;
+    let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| fapiao_sandbox::AccountConfig {
+        appid: account.appid.clone(),
+        secret: account.secret.clone(),
+        role,
+        name: name.to_owned(),
+        original_id: None,
+        callback_url: (role == fapiao_domain::AccountRole::OfficialAccount).then(|| callback_url.to_owned()),
+        token: weixin.callback.token.clone(),
+        encoding_aes_key: Some(weixin.callback.encoding_aes_key.clone()),
+        push_mode: sandbox_push_mode(&weixin.callback.mode),
+    };
+    let seller_name = config.sellers.values().next().map_or("fapiao sandbox merchant", |s| s.name.as_str());
+    let mut accounts = vec![account(&weixin.official_account, fapiao_domain::AccountRole::OfficialAccount, seller_name)];
+    if let Some(mp) = &weixin.mini_program {
+        accounts.push(account(mp, fapiao_domain::AccountRole::MiniProgram, seller_name));
+    }
+    if let Some(app) = &weixin.open_platform_app {
+        accounts.push(account(app, fapiao_domain::AccountRole::OpenPlatformApp, seller_name));
+    }
+    SandboxConfig { seed: config.sandbox.seed, accounts, ..SandboxConfig::default() }
+}
+
+fn weixin_client(config: &Config, base_url: &str, cache: Arc<SeaOrmTokenCache>) -> anyhow::Result<ReqwestWeixinClient> {
+    let weixin = &config.weixin;
+    let account = |key: &str, a: &fapiao_app::config::AccountConfig| -> anyhow::Result<Account> {
+        let appid = AppId::parse(&a.appid).map_err(|e| anyhow::anyhow!("{key}.appid: {}", e.rule))?;
+        Ok(Account::new(appid, a.secret.clone()))
+    };
+    let mut client_config = WeixinConfig::new(account("weixin.official_account", &weixin.official_account)?).with_base_url(base_url);
+    if let Some(mp) = &weixin.mini_program {
+        client_config = client_config.with_account(account("weixin.mini_program", mp)?);
+    }
+    if let Some(app) = &weixin.open_platform_app {
+        client_config = client_config.with_account(account("weixin.open_platform_app", app)?);
+    }
+    client_config.token_endpoint = if weixin.stable_token { TokenEndpoint::Stable } else { TokenEndpoint::Classic };
+    client_config.request_timeout = Duration::from_millis(weixin.timeout_ms.max(100));
+    ReqwestWeixinClient::with_cache(client_config, cache, Arc::new(fapiao_weixin::SystemClock))
+        .map_err(|e| anyhow::anyhow!("building the Weixin client: {e}"))
+}
+
+fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
+    let callback = &config.weixin.callback;
+    let appid = AppId::parse(&config.weixin.official_account.appid)
+        .map_err(|e| anyhow::anyhow!("weixin.official_account.appid: {}", e.rule))?;
+    let mode = push_mode(&callback.mode);
+    let keys = if mode == PushMode::Plain {
+        None
+    } else {
+        let current = AesKey::from_encoding_aes_key(&callback.encoding_aes_key)
+            .map_err(|e| anyhow::anyhow!("weixin.callback.encoding_aes_key: {e}"))?;
+        Some(match &callback.previous_encoding_aes_key {
+            Some(previous) => KeyRing::with_previous(
+                current,
+                AesKey::from_encoding_aes_key(previous)
+                    .map_err(|e| anyhow::anyhow!("weixin.callback.previous_encoding_aes_key: {e}"))?,
+            ),
+            None => KeyRing::new(current),
+        })
+    };
+    let mut push = PushConfig::plain(callback.token.clone(), appid);
+    push.mode = mode;
+    push.keys = keys;
+    push.timestamp_window = (callback.timestamp_window_seconds > 0).then(|| Duration::from_secs(callback.timestamp_window_seconds));
+    PushReceiver::new(push).map_err(|e| anyhow::anyhow!("weixin.callback: {e}"))
+}
+
+fn worker_id(config: &Config) -> String {
+    if config.runner.worker_id.is_empty() {
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "fapiao".to_owned());
+        format!("{host}-{}-{}", std::process::id(), RandomIds::nonce_short())
+    } else {
+        config.runner.worker_id.clone()
+    }
+}
+
+impl RandomIds {
+    fn nonce_short() -> String {
+        RandomIds.nonce().chars().take(6).collect()
+    }
+}
+
+/// Builds everything and starts serving.
+///
+/// # Errors
+/// Configuration, database, binding or wiring failures, with the key or step named.
+pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
+    let settings = config.settings()?;
+    let db = database(&config).await?;
+    let listen: SocketAddr = match options.listen {
+        Some(addr) => addr,
+        None => config.server.listen.parse().with_context(|| format!("server.listen: {:?} is not an address", config.server.listen))?,
+    };
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen} (server.listen)"))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
+
+    let (base_url, sandbox_addr) = if config.is_sandbox() {
+        let sandbox_listen: SocketAddr = match options.sandbox_listen {
+            Some(addr) => addr,
+            None => config.sandbox.listen.parse().with_context(|| format!("sandbox.listen: {:?} is not an address", config.sandbox.listen))?,
+        };
+        let sandbox_listener = TcpListener::bind(sandbox_listen).await.with_context(|| format!("binding the sandbox on {sandbox_listen} (sandbox.listen)"))?;
+        let sandbox_addr = sandbox_listener.local_addr()?;
+        let sandbox = sandbox_config(&config, &format!("http://{addr}/weixin/callback"));
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            tokio::select! {
+                result = fapiao_sandbox::serve(sandbox_listener, sandbox) => {
+                    if let Err(e) = result { tracing::error!(error = %e, "weixin sandbox stopped"); }
+                }
+                _ = stop.changed() => {}
+            }
+        }));
+        (format!("http://{sandbox_addr}"), Some(sandbox_addr))
+    } else if config.weixin.base_url.is_empty() {
+        (fapiao_weixin::LIVE_BASE_URL.to_owned(), None)
+    } else {
+        (config.weixin.base_url.clone(), None)
+    };
+
+    let weixin = Arc::new(weixin_client(&config, &base_url, Arc::new(SeaOrmTokenCache::new(db.clone())))?);
+    let decoder = Arc::new(push_receiver(&config)?);
+    let numbering = Arc::new(SeaOrmInvoiceNumbering::new(db.clone()));
+    let (issuer, sandbox_issuer): (Arc<dyn InvoiceIssuer>, Option<Arc<SandboxIssuer>>) = match config.issuer.kind.as_str() {
+        "sandbox" => {
+            let issuer = Arc::new(SandboxIssuer::new(numbering, clock.clone()).context("loading the sandbox issuer's font")?);
+            (issuer.clone(), Some(issuer))
+        }
+        other => bail!("issuer.kind: {other:?} is not supported by this build (sandbox)"),
+    };
+    let orders = Arc::new(SeaOrmOrderRepository::new(db.clone()));
+    let ports = Ports {
+        merchant: weixin.clone(),
+        platform: weixin,
+        issuer,
+        orders,
+        jobs: Arc::new(SeaOrmJobQueue::new(db.clone())),
+        inbox: Arc::new(SeaOrmEventInbox::new(db.clone())),
+        setup: Arc::new(SeaOrmSetupStore::new(db.clone())),
+        clock,
+        ids,
+    };
+    let work = Arc::new(Notify::new());
+    let metrics = metrics_handle().map(|handle| {
+        let render: fapiao_app::http::MetricsRender = Arc::new(move || handle.render());
+        render
+    });
+    let http = HttpSettings { api_key: config.api_key(), public_base_url: config.server.public_base_url.trim_end_matches('/').to_owned() };
+    let state = AppState::new(settings.clone(), http, ports.clone(), decoder, metrics, work.clone());
+
+    let router = fapiao_app::router(state.clone());
+    let mut stop = shutdown_rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    }));
+
+    if config.is_sandbox() && !options.skip_setup {
+        let setup = SetupService::new(ports.clone(), settings.clone());
+        let report = setup.run().await.context("running setup against the sandbox")?;
+        for step in report.steps {
+            tracing::info!(step = %step.name, detail = %step.detail, changed = step.changed, "setup");
+        }
+    }
+
+    let runner_settings = RunnerSettings {
+        worker_id: worker_id(&config),
+        concurrency: config.runner.concurrency.max(1),
+        ..RunnerSettings::default()
+    };
+    let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
+    tasks.push(tokio::spawn(runner.run(shutdown_rx)));
+
+    Ok(Running { addr, sandbox_addr, state, sandbox_issuer, shutdown, tasks })
+}

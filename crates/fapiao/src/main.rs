@@ -1,0 +1,119 @@
+//! The `fapiao` command: `serve` (default), `sandbox`, `setup`, `doctor`, `migrate`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fapiao::StartOptions;
+use fapiao_app::Config;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "fapiao", version, about = "Weixin e-invoices in the self-deployed invoicing platform mode")]
+struct Cli {
+    /// Configuration file (default: ./fapiao.toml if present; built-in sandbox defaults otherwise).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service (and, in the sandbox profile, the Weixin sandbox and setup).
+    Serve,
+    /// Run only the Weixin sandbox, for any Weixin SDK.
+    Sandbox {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: SocketAddr,
+    },
+    /// Run the one-time Weixin setup against live Weixin (idempotent).
+    Setup,
+    /// Check every setup step and name the missing one.
+    Doctor,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Sandbox { listen } => {
+            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+            println!("Weixin sandbox on http://{}", listener.local_addr()?);
+            println!("  accounts: http://{}/sandbox/control/accounts", listener.local_addr()?);
+            fapiao_sandbox::serve(listener, fapiao_sandbox::SandboxConfig::default()).await?;
+            Ok(())
+        }
+        Command::Setup | Command::Doctor if config.is_sandbox() => {
+            println!("The sandbox profile runs setup automatically when `fapiao serve` starts; set weixin.mode = \"live\" to set up a real account.");
+            Ok(())
+        }
+        Command::Setup => {
+            let state = offline_state(config).await?;
+            let report = state.setup().run().await?;
+            for (i, step) in report.steps.iter().enumerate() {
+                println!("[{}/{}] {:<15} {}{}", i + 1, report.steps.len(), step.name, step.detail, if step.changed { " (changed)" } else { " (already done)" });
+            }
+            Ok(())
+        }
+        Command::Doctor => {
+            let state = offline_state(config).await?;
+            let report = state.setup().doctor().await?;
+            for check in &report.checks {
+                println!("{} {:<18} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.detail);
+            }
+            if !report.healthy() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = fapiao::database(&config).await?;
+            for name in db.applied_migrations().await? {
+                println!("applied {name}");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {
+    let options = StartOptions { listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))), skip_setup: true, ..StartOptions::default() };
+    let running = fapiao::start(config, options).await?;
+    Ok(running.state.clone())
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let sandbox = config.is_sandbox();
+    let key = config.server.api_key.clone();
+    let public = config.server.public_base_url.clone();
+    let running = fapiao::start(config, StartOptions::default()).await?;
+    println!();
+    println!("fapiao is running");
+    println!("  merchant API   {}/v1   (Authorization: Bearer {})", running.base_url(), if sandbox { key.as_str() } else { "<server.api_key>" });
+    println!("  OpenAPI        {}/openapi.json", running.base_url());
+    println!("  callback URL   {public}/weixin/callback");
+    println!("  health         {}/healthz  {}/readyz  {}/metrics", running.base_url(), running.base_url(), running.base_url());
+    if let Some(sandbox) = running.sandbox_url() {
+        println!("  Weixin sandbox {sandbox}  (accounts: {sandbox}/sandbox/control/accounts)");
+        println!("  buyer's cards  {sandbox}/sandbox/cards?openid=<openid>");
+        println!("  tour           README.md, \"A five-minute tour\"");
+    }
+    println!();
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    println!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}
