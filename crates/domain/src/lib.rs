@@ -10,10 +10,16 @@ pub mod capital;
 pub mod ids;
 pub mod invoice;
 pub mod money;
+pub mod order;
 pub mod party;
+pub mod ports;
+pub mod scenario;
 pub mod secret;
 pub mod tax;
+#[cfg(any(test, feature = "mocks"))]
+pub mod testing;
 pub mod time;
+pub mod weixin;
 
 pub use capital::{CapitalError, amount_in_words, parse_amount_in_words};
 pub use ids::{
@@ -26,6 +32,7 @@ pub use invoice::{
 };
 pub use money::{Fen, MoneyError, Quantity, UnitPrice};
 pub use party::{Buyer, PartyError, PartyName, Seller, TaxIdError, TaxpayerId, Uscc, UsccError};
+pub use scenario::{AccountRole, AuthSource, PageStyle, Scenario};
 pub use secret::Secret;
 pub use tax::{LineKind, PriceBasis, TaxError, TaxRate, TaxSplit};
 pub use time::Timestamp;

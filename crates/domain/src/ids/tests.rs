@@ -2,7 +2,10 @@ use super::*;
 
 #[test]
 fn order_id_accepts_merchant_ids() {
-    assert_eq!(OrderId::parse("1202933957956").map(|id| id.to_string()), Ok("1202933957956".into()));
+    assert_eq!(
+        OrderId::parse("1202933957956").map(|id| id.to_string()),
+        Ok("1202933957956".into())
+    );
     assert!(OrderId::parse("A-20260501_0001").is_ok());
 }
 
@@ -16,7 +19,10 @@ fn order_id_errors_name_field_and_rule() {
         "order_id: character ' ' at position 3 is not allowed (allowed: ASCII letters, digits, '_' and '-')"
     );
     let err = OrderId::parse(&"1".repeat(65)).unwrap_err();
-    assert_eq!(err.to_string(), "order_id: must be 1 to 64 characters, got 65");
+    assert_eq!(
+        err.to_string(),
+        "order_id: must be 1 to 64 characters, got 65"
+    );
 }
 
 #[test]

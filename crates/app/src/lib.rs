@@ -1,0 +1,16 @@
+//! fapiao's application layer: the use cases that drive invoice orders through the pipeline.
+//!
+//! Services hold the ports as `Arc<dyn Port>` and never name a concrete adapter; the `fapiao`
+//! binary (the composition root) or a host service wires them. This crate never binds a
+//! socket and never installs a global tracing subscriber.
+
+pub mod error;
+pub mod service;
+pub mod settings;
+
+pub use error::AppError;
+pub use service::{
+    DoctorCheck, DoctorReport, EventOutcome, FrontendAction, InvoiceService, JobOutcome, Ports,
+    SetupReport, SetupService, SetupStep, StartRequest, Started,
+};
+pub use settings::{Accounts, RetryPolicy, SellerSettings, Settings};

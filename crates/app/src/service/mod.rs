@@ -1,0 +1,45 @@
+//! The use-case services.
+
+mod invoice;
+mod setup;
+
+use std::sync::Arc;
+
+use fapiao_domain::ports::{
+    Clock, EventInbox, IdGenerator, InvoiceIssuer, JobQueue, OrderRepository, SetupStore,
+    WeixinMerchantApi, WeixinPlatformApi,
+};
+
+pub use invoice::{
+    EventOutcome, FrontendAction, InvoiceService, JobOutcome, StartRequest, Started,
+};
+pub use setup::{DoctorCheck, DoctorReport, SetupReport, SetupService, SetupStep};
+
+/// The ports the services run on. Cheap to clone.
+#[derive(Clone)]
+pub struct Ports {
+    /// Weixin merchant APIs.
+    pub merchant: Arc<dyn WeixinMerchantApi>,
+    /// Weixin invoicing-platform APIs.
+    pub platform: Arc<dyn WeixinPlatformApi>,
+    /// The tax platform.
+    pub issuer: Arc<dyn InvoiceIssuer>,
+    /// Orders.
+    pub orders: Arc<dyn OrderRepository>,
+    /// Jobs.
+    pub jobs: Arc<dyn JobQueue>,
+    /// Event inbox.
+    pub inbox: Arc<dyn EventInbox>,
+    /// Setup state.
+    pub setup: Arc<dyn SetupStore>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+    /// Ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ports { .. }")
+    }
+}

@@ -1,0 +1,6 @@
+//! The use cases driven end to end through mocks (mockall, for Weixin) and the domain's
+//! in-memory fakes (storage, issuer, clock, ids).
+
+mod harness;
+mod scenarios;
+mod setup;

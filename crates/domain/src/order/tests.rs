@@ -1,0 +1,564 @@
+use super::*;
+use crate::ids::{CardCode, CardId, IssueKey, MediaId, OpenId, QrToken};
+use crate::invoice::{InvoiceKind, InvoiceNumber, IssuedInvoice, RedReason};
+use crate::scenario::{PageStyle, Scenario};
+use crate::testing::fixtures;
+use crate::time::Timestamp;
+use crate::weixin::{InsertedCard, ReimburseStatus};
+
+const T0: i64 = 1_780_000_000_000;
+
+fn at(offset_secs: i64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset_secs * 1000)
+}
+
+#[allow(clippy::unwrap_used)]
+fn key(text: &str) -> IssueKey {
+    IssueKey::parse(text).unwrap()
+}
+
+#[allow(clippy::unwrap_used)]
+fn invoice(order: &Order, number: &str) -> IssuedInvoice {
+    IssuedInvoice {
+        number: InvoiceNumber::digital(number).unwrap(),
+        kind: InvoiceKind::DigitalOrdinary,
+        issued_at: at(100),
+        totals: order.lines().totals(),
+        qr_payload: None,
+        provider_ref: None,
+        red_of: None,
+    }
+}
+
+#[allow(clippy::unwrap_used)]
+fn authorized() -> Input {
+    Input::BuyerAuthorized(Authorization {
+        openid: Some(OpenId::parse("oBuyer0001").unwrap()),
+        appid: None,
+        source: None,
+        at: at(10),
+    })
+}
+
+fn auth_data() -> Input {
+    Input::AuthDataFetched {
+        buyer: Some(fixtures::company()),
+        note: None,
+        issue_key: key("K1"),
+    }
+}
+
+#[allow(clippy::unwrap_used)]
+fn uploaded() -> Input {
+    Input::PdfUploaded(UploadedPdf {
+        media_id: MediaId::parse("3015806758683707").unwrap(),
+        uploaded_at: at(200),
+    })
+}
+
+#[allow(clippy::unwrap_used)]
+fn inserted() -> Input {
+    Input::CardInserted {
+        card_id: CardId::parse("pCardSandbox01").unwrap(),
+        card: InsertedCard {
+            code: CardCode::parse("682000000001").unwrap(),
+            openid: OpenId::parse("oBuyer0001").unwrap(),
+            unionid: None,
+        },
+    }
+}
+
+/// A step of a scenario script: an input (built from the order so far) and what must follow.
+enum Expect {
+    /// The new state and the commands, by step name.
+    Ok(OrderState, &'static [&'static str]),
+    /// A transition error whose message contains this text; nothing changes.
+    Err(&'static str),
+}
+
+type ScriptStep = (fn(&Order) -> Input, Expect);
+
+#[allow(clippy::unwrap_used)]
+fn new_order(scenario: Scenario) -> Order {
+    let mut new = fixtures::new_order("1202933957956", scenario);
+    if scenario == Scenario::ScanQr {
+        new.qr_token = Some(QrToken::parse("QR00000000000001").unwrap());
+    }
+    Order::create(new, at(0)).unwrap()
+}
+
+fn check(scenario: Scenario, steps: &[ScriptStep]) -> Order {
+    let mut order = new_order(scenario);
+    for (i, (make, expect)) in steps.iter().enumerate() {
+        let input = make(&order);
+        let before = order.clone();
+        let result = order.apply(input, at(i as i64 + 1));
+        match (expect, result) {
+            (Expect::Ok(state, commands), Ok(got)) => {
+                assert_eq!(order.state(), *state, "{scenario} step {i}: state");
+                let names: Vec<&str> = got.iter().map(|c| c.step().code()).collect();
+                assert_eq!(names, *commands, "{scenario} step {i}: commands");
+            }
+            (Expect::Err(text), Err(e)) => {
+                assert!(e.to_string().contains(text), "{scenario} step {i}: {e}");
+                assert_eq!(
+                    order, before,
+                    "{scenario} step {i}: a failed transition changed the order"
+                );
+            }
+            (Expect::Ok(..), Err(e)) => panic!("{scenario} step {i}: unexpected error {e}"),
+            (Expect::Err(text), Ok(_)) => {
+                panic!("{scenario} step {i}: expected error containing {text:?}")
+            }
+        }
+    }
+    order
+}
+
+fn happy_path() -> Vec<ScriptStep> {
+    vec![
+        (
+            |_| Input::AuthUrlIssued,
+            Expect::Ok(OrderState::AwaitingAuthorization, &[]),
+        ),
+        (
+            |_| authorized(),
+            Expect::Ok(OrderState::Authorized, &["fetch_auth_data"]),
+        ),
+        (|_| auth_data(), Expect::Ok(OrderState::Issuing, &["issue"])),
+        (
+            |o| Input::IssueAnswered(IssueResult::Issued(invoice(o, "26009000000000000001"))),
+            Expect::Ok(OrderState::Issued, &["upload_pdf"]),
+        ),
+        (
+            |_| uploaded(),
+            Expect::Ok(OrderState::PdfUploaded, &["insert_card"]),
+        ),
+        (|_| inserted(), Expect::Ok(OrderState::Delivered, &[])),
+    ]
+}
+
+#[test]
+fn every_url_scenario_reaches_delivered() {
+    for scenario in [
+        Scenario::OfficialAccount,
+        Scenario::ScanQr,
+        Scenario::App,
+        Scenario::MiniProgram,
+    ] {
+        let order = check(scenario, &happy_path());
+        assert_eq!(
+            order.card().map(|c| c.reimbursement),
+            Some(ReimburseStatus::Init)
+        );
+        assert_eq!(
+            order.history().len(),
+            7,
+            "{scenario}: created + six transitions"
+        );
+    }
+}
+
+#[test]
+fn post_payment_starts_from_the_buyers_tap() {
+    let mut steps = happy_path();
+    steps[0] = (
+        |_| Input::AuthUrlIssued,
+        Expect::Err("auth_url_issued is not allowed in state created"),
+    );
+    check(Scenario::PostPayment, &steps);
+}
+
+#[test]
+fn post_payment_requires_page_style_one() {
+    let mut new = fixtures::new_order("P1", Scenario::PostPayment);
+    new.page_style = PageStyle::Apply;
+    new.buyer = Some(fixtures::person());
+    let err = Order::create(new, at(0)).unwrap_err();
+    assert_eq!(err.field, "page_style");
+}
+
+#[test]
+fn page_style_zero_needs_a_buyer_and_keeps_it() {
+    let mut new = fixtures::new_order("Z1", Scenario::OfficialAccount);
+    new.page_style = PageStyle::Apply;
+    assert_eq!(
+        Order::create(new.clone(), at(0)).unwrap_err().field,
+        "buyer"
+    );
+    new.buyer = Some(fixtures::person());
+    let mut order = Order::create(new, at(0)).unwrap();
+    order.apply(Input::AuthUrlIssued, at(1)).unwrap();
+    order.apply(authorized(), at(2)).unwrap();
+    order
+        .apply(
+            Input::AuthDataFetched {
+                buyer: None,
+                note: None,
+                issue_key: key("K1"),
+            },
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(order.buyer().map(|b| b.name()), Some("张三"));
+}
+
+#[test]
+fn qr_order_needs_a_token() {
+    let new = fixtures::new_order("Q1", Scenario::ScanQr);
+    assert_eq!(Order::create(new, at(0)).unwrap_err().field, "qr_token");
+}
+
+#[test]
+fn duplicate_authorization_changes_nothing() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    let before = order.clone();
+    let commands = order.apply(authorized(), at(50)).unwrap();
+    assert!(commands.is_empty());
+    assert_eq!(order, before);
+}
+
+#[test]
+fn rescanned_qr_code_changes_nothing() {
+    let mut order = check(Scenario::ScanQr, &happy_path()[..1]);
+    let before = order.clone();
+    assert!(order.apply(Input::AuthUrlIssued, at(9)).unwrap().is_empty());
+    assert_eq!(order, before);
+}
+
+#[test]
+fn authorization_failure_is_terminal_but_a_later_success_counts() {
+    let order = check(
+        Scenario::OfficialAccount,
+        &[
+            (
+                |_| Input::AuthUrlIssued,
+                Expect::Ok(OrderState::AwaitingAuthorization, &[]),
+            ),
+            (
+                |_| Input::AuthorizationFailed { at: at(5) },
+                Expect::Ok(OrderState::AuthorizationFailed, &[]),
+            ),
+            (
+                |_| Input::AuthorizationFailed { at: at(5) },
+                Expect::Ok(OrderState::AuthorizationFailed, &[]),
+            ),
+            (
+                |_| auth_data(),
+                Expect::Err("auth_data_fetched is not allowed in state authorization_failed"),
+            ),
+            (
+                |_| authorized(),
+                Expect::Ok(OrderState::Authorized, &["fetch_auth_data"]),
+            ),
+        ],
+    );
+    assert!(order.authorization().is_some());
+}
+
+#[test]
+fn ambiguous_issue_is_queried_with_the_same_key() {
+    let order = check(
+        Scenario::OfficialAccount,
+        &[
+            (
+                |_| Input::AuthUrlIssued,
+                Expect::Ok(OrderState::AwaitingAuthorization, &[]),
+            ),
+            (
+                |_| authorized(),
+                Expect::Ok(OrderState::Authorized, &["fetch_auth_data"]),
+            ),
+            (|_| auth_data(), Expect::Ok(OrderState::Issuing, &["issue"])),
+            (
+                |_| {
+                    Input::IssueAnswered(IssueResult::OutcomeUnknown {
+                        detail: "timeout".into(),
+                    })
+                },
+                Expect::Ok(OrderState::IssueOutcomeUnknown, &["query_issue"]),
+            ),
+            (
+                |_| Input::IssueAnswered(IssueResult::Pending(None)),
+                Expect::Ok(OrderState::IssuePending, &["query_issue"]),
+            ),
+            (
+                |o| Input::IssueAnswered(IssueResult::Issued(invoice(o, "26009000000000000001"))),
+                Expect::Ok(OrderState::Issued, &["upload_pdf"]),
+            ),
+        ],
+    );
+    assert_eq!(order.issue_key().map(IssueKey::as_str), Some("K1"));
+}
+
+#[test]
+fn the_idempotency_key_is_never_replaced() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    order
+        .apply(
+            Input::StepFailed(AttentionReason::IssuerSessionRequired {
+                message: "login".into(),
+            }),
+            at(20),
+        )
+        .unwrap();
+    let commands = order.apply(Input::RetryRequested, at(21)).unwrap();
+    assert_eq!(commands, vec![Command::IssueInvoice { key: key("K1") }]);
+}
+
+#[test]
+fn issuer_rejection_rejects_the_order_with_a_buyer_readable_reason() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    let commands = order
+        .apply(
+            Input::IssueAnswered(IssueResult::Rejected {
+                reason: "购买方税号有误".into(),
+            }),
+            at(30),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::Rejected);
+    assert_eq!(
+        commands,
+        vec![Command::RejectInsert {
+            reason: "开票失败：购买方税号有误".into(),
+            url: None
+        }]
+    );
+    order.apply(Input::RejectionSent, at(31)).unwrap();
+    assert!(order.apply(Input::RetryRequested, at(32)).is_err());
+}
+
+#[test]
+fn issued_totals_must_match_the_order() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    let mut wrong = invoice(&order, "26009000000000000001");
+    wrong.totals.total = fixtures::fen("99.99");
+    let err = order
+        .apply(Input::IssueAnswered(IssueResult::Issued(wrong)), at(30))
+        .unwrap_err();
+    assert!(err.to_string().contains("differ from the order's"), "{err}");
+}
+
+#[test]
+fn merchant_rejection_only_before_an_invoice_may_exist() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..2]);
+    let commands = order
+        .apply(
+            Input::RejectRequested {
+                reason: "订单已退款".into(),
+                url: None,
+            },
+            at(20),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::Rejected);
+    assert_eq!(commands.len(), 1);
+
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..4]);
+    let err = order
+        .apply(
+            Input::RejectRequested {
+                reason: "订单已退款".into(),
+                url: None,
+            },
+            at(20),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("reverse it instead"), "{err}");
+
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    order
+        .apply(
+            Input::IssueAnswered(IssueResult::OutcomeUnknown { detail: "t".into() }),
+            at(20),
+        )
+        .unwrap();
+    order
+        .apply(
+            Input::StepFailed(AttentionReason::RetriesExhausted {
+                step: Step::QueryIssue,
+                last_error: "x".into(),
+            }),
+            at(21),
+        )
+        .unwrap();
+    assert!(
+        order
+            .apply(
+                Input::RejectRequested {
+                    reason: "r".into(),
+                    url: None
+                },
+                at(22)
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn weixin_business_error_lands_in_needs_attention_and_retry_resumes() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..5]);
+    order
+        .apply(
+            Input::StepFailed(AttentionReason::WeixinBusiness {
+                step: Step::InsertCard,
+                errcode: 72042,
+                errmsg: "billing_code and billing_no repeated".into(),
+            }),
+            at(40),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::NeedsAttention);
+    let attention = order.attention_details().cloned().unwrap();
+    assert_eq!(attention.resume, OrderState::PdfUploaded);
+    assert!(attention.reason.to_string().contains("72042"));
+    assert!(attention.reason.to_string().contains("already on a card"));
+    let commands = order.apply(Input::RetryRequested, at(41)).unwrap();
+    assert_eq!(order.state(), OrderState::PdfUploaded);
+    assert_eq!(commands, vec![Command::InsertCard]);
+}
+
+#[test]
+fn expired_pdf_media_is_uploaded_again() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..5]);
+    assert!(order.pdf_attachable(at(200)));
+    assert!(!order.pdf_attachable(Timestamp::from_millis(
+        at(200).millis() + PDF_MEDIA_TTL_MILLIS
+    )));
+    let commands = order.apply(Input::PdfMediaExpired, at(300)).unwrap();
+    assert_eq!(
+        (order.state(), commands),
+        (OrderState::Issued, vec![Command::UploadPdf])
+    );
+}
+
+#[test]
+fn missing_title_needs_attention() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..2]);
+    order
+        .apply(
+            Input::AuthDataFetched {
+                buyer: None,
+                note: None,
+                issue_key: key("K1"),
+            },
+            at(5),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::NeedsAttention);
+    assert_eq!(
+        order.attention_details().map(|a| a.reason.clone()),
+        Some(AttentionReason::MissingBuyerTitle)
+    );
+}
+
+#[test]
+fn reversal_then_card_cancelled_and_reimbursement_is_final() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path());
+    order
+        .apply(Input::ReimbursementChanged(ReimburseStatus::Lock), at(60))
+        .unwrap();
+    order
+        .apply(Input::ReimbursementChanged(ReimburseStatus::Init), at(61))
+        .unwrap();
+    let commands = order
+        .apply(
+            Input::ReverseRequested {
+                reason: RedReason::SalesReturn,
+                key: key("R1"),
+            },
+            at(62),
+        )
+        .unwrap();
+    assert_eq!(
+        commands,
+        vec![Command::ReverseInvoice {
+            key: key("R1"),
+            reason: RedReason::SalesReturn
+        }]
+    );
+    let mut red = invoice(&order, "26009000000000000002");
+    red.totals = order.lines().full_reversal().totals();
+    let commands = order.apply(Input::RedIssued(red), at(63)).unwrap();
+    assert_eq!(order.state(), OrderState::Reversed);
+    assert_eq!(
+        commands,
+        vec![Command::UpdateCardStatus {
+            status: ReimburseStatus::Cancel
+        }]
+    );
+    order
+        .apply(Input::CardStatusUpdated(ReimburseStatus::Cancel), at(64))
+        .unwrap();
+    assert_eq!(
+        order.card().map(|c| c.reimbursement),
+        Some(ReimburseStatus::Cancel)
+    );
+    let err = order
+        .apply(Input::ReimbursementChanged(ReimburseStatus::Lock), at(65))
+        .unwrap_err();
+    assert!(err.to_string().contains("final"), "{err}");
+}
+
+#[test]
+fn reversal_needs_an_invoice() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..2]);
+    assert!(
+        order
+            .apply(
+                Input::ReverseRequested {
+                    reason: RedReason::InvoicingError,
+                    key: key("R1")
+                },
+                at(9)
+            )
+            .is_err()
+    );
+}
+
+#[test]
+fn one_card_per_order() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path());
+    assert!(order.apply(inserted(), at(70)).unwrap().is_empty());
+    let other = Input::CardInserted {
+        card_id: CardId::parse("pCardSandbox01").unwrap(),
+        card: InsertedCard {
+            code: CardCode::parse("999").unwrap(),
+            openid: OpenId::parse("o2").unwrap(),
+            unionid: None,
+        },
+    };
+    assert!(order.apply(other, at(71)).is_err());
+}
+
+#[test]
+fn illegal_transitions_are_typed_errors() {
+    let mut order = new_order(Scenario::OfficialAccount);
+    let err = order.apply(Input::PdfMediaExpired, at(1)).unwrap_err();
+    assert_eq!(
+        err,
+        TransitionError::NotAllowed {
+            order: "1202933957956".into(),
+            state: OrderState::Created,
+            input: "pdf_media_expired"
+        }
+    );
+    assert!(order.apply(Input::RetryRequested, at(1)).is_err());
+    assert!(order.apply(Input::RejectionSent, at(1)).is_err());
+}
+
+#[test]
+fn state_codes_round_trip() {
+    for state in OrderState::ALL {
+        assert_eq!(OrderState::parse(state.code()), Some(state));
+    }
+}
+
+#[test]
+fn order_survives_serde() {
+    let order = check(Scenario::MiniProgram, &happy_path());
+    let json = serde_json::to_string(&order).unwrap();
+    let back: Order = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, order);
+}

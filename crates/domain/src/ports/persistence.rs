@@ -1,0 +1,304 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CardCode, CardId, OrderKey, QrToken, SPappId, SellerId};
+use crate::order::{Command, Order, OrderState};
+use crate::scenario::Scenario;
+use crate::secret::Secret;
+use crate::time::Timestamp;
+use crate::weixin::{Contact, PayMchBinding, WeixinEvent};
+
+/// A failed persistence call.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// A uniqueness constraint: the thing already exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Optimistic concurrency: someone else changed the order first; reload and retry.
+    #[error("stale version: expected {expected}, someone else changed it")]
+    StaleVersion {
+        /// The version the caller loaded.
+        expected: u64,
+    },
+    /// The database cannot be reached or is busy; retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data no longer parses into domain types.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Anything else.
+    #[error("storage failed")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A job to enqueue: run `command` for `order` at or after `run_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewJob {
+    /// The order.
+    pub order: OrderKey,
+    /// What to run.
+    pub command: Command,
+    /// Not before.
+    pub run_at: Timestamp,
+}
+
+/// Identifier of a stored job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct JobId(pub i64);
+
+/// A claimed job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Id.
+    pub id: JobId,
+    /// The order.
+    pub order: OrderKey,
+    /// What to run.
+    pub command: Command,
+    /// Attempts before this one.
+    pub attempts: u32,
+    /// The claim lease ends here; after it another worker may claim the job.
+    pub lease_until: Timestamp,
+    /// Last error recorded by a retry.
+    pub last_error: Option<String>,
+}
+
+/// Filter for listing orders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// Only this state.
+    pub state: Option<OrderState>,
+    /// Only this scenario.
+    pub scenario: Option<Scenario>,
+    /// At most this many (implementations cap it).
+    pub limit: u32,
+    /// Only orders updated before this instant (paging, newest first).
+    pub updated_before: Option<Timestamp>,
+}
+
+/// Orders per scenario and state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateCount {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// State.
+    pub state: OrderState,
+    /// How many.
+    pub count: u64,
+}
+
+/// Invoice orders with their history.
+///
+/// # Errors
+/// [`RepositoryError::Conflict`] when inserting an existing key;
+/// [`RepositoryError::StaleVersion`] when the stored version differs from the order's (nothing
+/// is written then, jobs included); [`RepositoryError::Unavailable`] for transient failures;
+/// [`RepositoryError::Corrupt`] when stored rows no longer map to domain types.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Stores a new order (version 0 in memory, 1 once stored) with its history and `jobs`, in
+    /// one transaction.
+    async fn insert(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError>;
+
+    /// Loads an order with its full history.
+    async fn get(&self, key: &OrderKey) -> Result<Option<Order>, RepositoryError>;
+
+    /// The order whose card has this id and code.
+    async fn find_by_card(
+        &self,
+        card_id: &CardId,
+        code: &CardCode,
+    ) -> Result<Option<Order>, RepositoryError>;
+
+    /// The order printed with this QR token.
+    async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError>;
+
+    /// Saves `order` if the stored version still equals `order.version()`, bumping it by one,
+    /// appending history entries not yet stored and enqueuing `jobs`, all in one transaction.
+    async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError>;
+
+    /// Orders matching the filter, most recently updated first.
+    async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError>;
+
+    /// Counts per scenario and state (for metrics and the dashboard).
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, RepositoryError>;
+}
+
+/// The durable job queue that drives orders through the pipeline.
+///
+/// # Errors
+/// [`RepositoryError::NotFound`] when completing, retrying or burying a job the caller no
+/// longer holds (its lease expired and another worker claimed it); otherwise as for
+/// [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues a job outside an order update (e.g. operator actions, reconciliation).
+    async fn enqueue(&self, job: &NewJob) -> Result<JobId, RepositoryError>;
+
+    /// Claims up to `limit` due jobs for `worker` until `lease_until`; no two live claims ever
+    /// hold the same job. Jobs whose lease expired are claimable again.
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Job>, RepositoryError>;
+
+    /// The job is done; it is removed.
+    async fn complete(&self, job: &Job, worker: &str) -> Result<(), RepositoryError>;
+
+    /// Runs the job again at `run_at` (attempts + 1, error recorded, lease released).
+    async fn retry(
+        &self,
+        job: &Job,
+        worker: &str,
+        run_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError>;
+
+    /// Gives up: the job is kept as dead with its error, for operators.
+    async fn bury(&self, job: &Job, worker: &str, error: &str) -> Result<(), RepositoryError>;
+
+    /// Number of live (not dead) jobs.
+    async fn pending_count(&self) -> Result<u64, RepositoryError>;
+}
+
+/// Result of recording a push in the inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Newly stored under this id.
+    Recorded(i64),
+    /// Already stored (a retried or duplicated push): acknowledge, do nothing.
+    Duplicate,
+}
+
+/// A stored push waiting to be processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxItem {
+    /// Id.
+    pub id: i64,
+    /// The event.
+    pub event: WeixinEvent,
+    /// When it was received.
+    pub received_at: Timestamp,
+    /// Processing attempts so far.
+    pub attempts: u32,
+}
+
+/// The event inbox: a push is acknowledged only after it is durably here.
+///
+/// # Errors
+/// As for [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait EventInbox: Send + Sync {
+    /// Stores the event under its dedupe key if absent.
+    async fn record(
+        &self,
+        event: &WeixinEvent,
+        received_at: Timestamp,
+    ) -> Result<RecordOutcome, RepositoryError>;
+
+    /// Claims up to `limit` unprocessed events until `lease_until`.
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<InboxItem>, RepositoryError>;
+
+    /// Marks an event processed, with an optional note (e.g. why it was ignored).
+    async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError>;
+
+    /// Releases an event for another attempt at `retry_at`, recording the error.
+    async fn release(
+        &self,
+        id: i64,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError>;
+}
+
+/// The one-time setup as last completed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupState {
+    /// `s_pappid` from `seturl`.
+    pub s_pappid: Option<SPappId>,
+    /// The contact last set.
+    pub contact: Option<Contact>,
+    /// Whether the style-1 auth page fields are set.
+    pub auth_fields_set: bool,
+    /// Card template per seller.
+    pub card_templates: BTreeMap<SellerId, CardId>,
+    /// Post-payment binding.
+    pub pay_mch: Option<PayMchBinding>,
+}
+
+/// Where the setup state lives.
+///
+/// # Errors
+/// As for [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SetupStore: Send + Sync {
+    /// The stored state (default when never saved).
+    async fn load(&self) -> Result<SetupState, RepositoryError>;
+    /// Replaces the stored state.
+    async fn save(&self, state: &SetupState) -> Result<(), RepositoryError>;
+}
+
+/// A cached access token or ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    /// The token.
+    pub value: Secret,
+    /// When it expires.
+    pub expires_at: Timestamp,
+}
+
+/// A token cache shared by every instance, with a refresh lease so that only one instance
+/// refreshes a given key at a time.
+///
+/// # Errors
+/// As for [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait TokenCache: Send + Sync {
+    /// The cached token for `key`, expired or not.
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, RepositoryError>;
+
+    /// Stores the token for `key`.
+    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), RepositoryError>;
+
+    /// Takes the refresh lease for `key` until `lease_until` if nobody holds a live one.
+    async fn try_acquire_refresh(
+        &self,
+        key: &str,
+        holder: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<bool, RepositoryError>;
+
+    /// Gives the lease back (only if `holder` holds it).
+    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), RepositoryError>;
+}
+
+/// Gap-free, never-repeating sequence numbers per series (the sandbox issuer's invoice numbers).
+///
+/// # Errors
+/// As for [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait InvoiceNumbering: Send + Sync {
+    /// The next number of `series`, starting at 1.
+    async fn next(&self, series: &str) -> Result<u64, RepositoryError>;
+}
