@@ -33,6 +33,8 @@ pub use system::{RandomIds, SystemClock};
 /// What [`start`] needs besides the configuration.
 #[derive(Debug, Clone, Default)]
 pub struct StartOptions {
+    /// Use this database instead of connecting to `database.url` (migrations still run).
+    pub database: Option<Database>,
     /// Bind the service here instead of `server.listen` (tests use `127.0.0.1:0`).
     pub listen: Option<SocketAddr>,
     /// Bind the sandbox here instead of `sandbox.listen`.
@@ -221,7 +223,13 @@ impl RandomIds {
 /// Configuration, database, binding or wiring failures, with the key or step named.
 pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
     let settings = config.settings()?;
-    let db = database(&config).await?;
+    let db = match options.database {
+        Some(db) => {
+            db.migrate().await.context("applying migrations")?;
+            db
+        }
+        None => database(&config).await?,
+    };
     let listen: SocketAddr = match options.listen {
         Some(addr) => addr,
         None => config.server.listen.parse().with_context(|| format!("server.listen: {:?} is not an address", config.server.listen))?,

@@ -1,0 +1,158 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use fapiao::{Running, StartOptions};
+use fapiao_app::Config;
+use fapiao_storage::{Database, DatabaseOptions};
+use serde_json::{Value, json};
+
+pub const KEY: &str = "sandbox-api-key-change-me";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// The databases to run on: SQLite always, PostgreSQL when the variable is set.
+pub fn databases() -> Vec<Db> {
+    let mut dbs = vec![Db::Sqlite];
+    if std::env::var("FAPIAO_TEST_DATABASE_URL").is_ok() {
+        dbs.push(Db::Postgres);
+    } else {
+        eprintln!("SKIPPED the PostgreSQL variant: FAPIAO_TEST_DATABASE_URL is not set");
+    }
+    dbs
+}
+
+/// A database for one test: a temporary SQLite file or a fresh PostgreSQL schema.
+pub struct TestDb {
+    pub db: Database,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn test_db(kind: Db, name: &str) -> TestDb {
+    match kind {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("fapiao.db").display());
+            TestDb { db: Database::connect(&url).await.unwrap(), _dir: Some(dir) }
+        }
+        Db::Postgres => {
+            let url = std::env::var("FAPIAO_TEST_DATABASE_URL").unwrap();
+            let schema = format!("fapiao_e2e_{name}_{}", std::process::id());
+            let options = DatabaseOptions { postgres_schema: Some(schema), ..DatabaseOptions::default() };
+            TestDb { db: Database::connect_with(&url, &options).await.unwrap(), _dir: None }
+        }
+    }
+}
+
+pub fn config(extra: &str) -> Config {
+    // Pushes in the sandbox profile are encrypted (safe mode) with the default keys.
+    Config::from_toml(&format!("[runner]\nconcurrency = 8\n{extra}")).unwrap()
+}
+
+/// A running service with its sandbox and an HTTP client.
+pub struct TestApp {
+    pub running: Running,
+    pub http: reqwest::Client,
+    pub base: String,
+    pub sandbox: String,
+    pub _db: Option<TestDb>,
+}
+
+pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
+    let db = test_db(kind, name).await;
+    let options = StartOptions {
+        database: Some(db.db.clone()),
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        skip_setup: false,
+    };
+    let running = fapiao::start(config(""), options).await.unwrap_or_else(|e| panic!("start: {e:#}"));
+    let base = running.base_url();
+    let sandbox = running.sandbox_url().unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    TestApp { running, http, base, sandbox, _db: Some(db) }
+}
+
+impl TestApp {
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method.parse().unwrap(), url).bearer_auth(KEY);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let response = self.http.post(format!("{}{path}", self.sandbox)).json(&body).send().await.unwrap();
+        let status = response.status();
+        let value: Value = response.json().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {value}");
+        value
+    }
+
+    pub async fn sandbox_get(&self, path: &str) -> Value {
+        self.http.get(format!("{}{path}", self.sandbox)).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn s_pappid(&self) -> String {
+        let (status, order) = self.api("GET", "/v1/setup/doctor", None).await;
+        assert_eq!(status, 200, "{order}");
+        let check = order["checks"].as_array().unwrap().iter().find(|c| c["check"] == "token and s_pappid").unwrap().clone();
+        check["detail"].as_str().unwrap().trim_start_matches("s_pappid ").to_owned()
+    }
+
+    /// The buyer authorizes on the auth page with a company title.
+    pub async fn authorize(&self, order_id: &str, title: &str, tax_no: Option<&str>, fail: bool) {
+        let kind = if tax_no.is_some() { "company" } else { "personal" };
+        let mut title_json = json!({ "kind": kind, "title": title });
+        if let Some(tax_no) = tax_no {
+            title_json["tax_no"] = json!(tax_no);
+        }
+        let body = json!({ "s_pappid": self.s_pappid().await, "order_id": order_id, "title": title_json, "fail": fail, "wait": true });
+        self.control("/sandbox/control/authorize", body).await;
+    }
+
+    /// Waits until the order reaches `state` (or fails the test with its history).
+    pub async fn wait_for(&self, order_id: &str, state: &str) -> Value {
+        let mut last = Value::Null;
+        for _ in 0..200 {
+            let (status, order) = self.api("GET", &format!("/v1/orders/{order_id}"), None).await;
+            if status == 200 && order["state"] == state {
+                return order;
+            }
+            last = order;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("order {order_id} never reached {state}: {last:#}");
+    }
+}
+
+pub fn order_body(scenario: &str, order_id: &str) -> Value {
+    json!({
+        "scenario": scenario,
+        "order_id": order_id,
+        "seller": "store-01",
+        "lines": [
+            { "name": "咖啡", "tax_code": "3070401000000000000", "quantity": "2", "unit_price": "28.00", "unit": "杯", "tax_rate": "0.06" },
+            { "name": "蛋糕", "tax_code": "3070401000000000000", "amount": "44.00", "tax_rate": "0.06" }
+        ],
+        "redirect_url": "https://shop.invalid/done"
+    })
+}
+
+/// The text layer of a PDF.
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let document = lopdf::Document::load_mem(bytes).unwrap();
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    document.extract_text(&pages).unwrap()
+}

@@ -1,0 +1,7 @@
+//! End to end: the fapiao service in-process on a free port with the Weixin sandbox, driven
+//! through the merchant API and the sandbox's control API, on SQLite — and on PostgreSQL too
+//! when `FAPIAO_TEST_DATABASE_URL` is set.
+
+mod app;
+mod restart;
+mod scenarios;

@@ -1,0 +1,1 @@
+//! End-to-end tests of fapiao live in `it/`; this library is empty on purpose.
