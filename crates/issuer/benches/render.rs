@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "font parse: {:.2} ms",
         started.elapsed().as_secs_f64() * 1e3
     );
-    for (rows, renders) in [(3_usize, 1000_u32), (30, 200)] {
+    for (rows, renders) in [(3_usize, 1000_u32), (30, 200), (2000, 3)] {
         // Warm up allocators and caches.
         for serial in 0..20 {
             renderer.render(&face(serial, rows))?;

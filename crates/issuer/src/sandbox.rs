@@ -144,12 +144,7 @@ impl SandboxIssuer {
     /// # Errors
     /// [`RenderError`] if drawing fails.
     pub fn render(&self, record: &SandboxRecord) -> Result<Option<Vec<u8>>, RenderError> {
-        let Some(invoice) = record.invoice() else {
-            return Ok(None);
-        };
-        let mut face = invoice_face(&record.draft, invoice);
-        face.watermark = Some(SANDBOX_MARK.to_owned());
-        self.renderer.render(&face).map(Some)
+        render_record(&self.renderer, record)
     }
 
     async fn record(&self, key: &IssueKey) -> Result<Option<SandboxRecord>, IssueError> {
@@ -309,6 +304,18 @@ impl SandboxIssuer {
     }
 }
 
+fn render_record(
+    renderer: &InvoicePdfRenderer,
+    record: &SandboxRecord,
+) -> Result<Option<Vec<u8>>, RenderError> {
+    let Some(invoice) = record.invoice() else {
+        return Ok(None);
+    };
+    let mut face = invoice_face(&record.draft, invoice);
+    face.watermark = Some(SANDBOX_MARK.to_owned());
+    renderer.render(&face).map(Some)
+}
+
 fn issue_outcome(record: &SandboxRecord) -> IssueOutcome {
     match &record.result {
         SandboxResult::Issued {
@@ -433,8 +440,11 @@ impl InvoiceIssuer for SandboxIssuer {
                 )));
             }
         }
-        let bytes = self
-            .render(&record)
+        // Drawing takes milliseconds (over 100 for 2000 lines): off the async workers.
+        let renderer = self.renderer.clone();
+        let bytes = tokio::task::spawn_blocking(move || render_record(&renderer, &record))
+            .await
+            .map_err(|error| IssueError::Other(Box::new(error)))?
             .map_err(|error| IssueError::Other(Box::new(error)))?
             .ok_or_else(|| IssueError::NotFound(format!("key {key} was rejected")))?;
         PdfDocument::parse(bytes).map_err(|error| IssueError::Other(Box::new(error)))

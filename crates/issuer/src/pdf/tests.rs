@@ -159,13 +159,11 @@ fn an_overlong_qr_payload_is_an_error() {
 }
 
 #[test]
-fn renders_samples() {
+fn blue_red_and_long_faces_render() {
     let renderer = InvoicePdfRenderer::new().unwrap();
-    for (name, rows, red) in [("blue", 3, false), ("red", 2, true), ("many", 30, false)] {
+    for (rows, red) in [(3, false), (2, true), (30, false)] {
         let bytes = renderer.render(&sample_face(rows, red)).unwrap();
         assert!(bytes.starts_with(b"%PDF-"));
-        if let Ok(dir) = std::env::var("PDF_OUT") {
-            std::fs::write(format!("{dir}/{name}.pdf"), &bytes).unwrap();
-        }
+        assert!(bytes.len() < 60_000, "{} bytes", bytes.len());
     }
 }
