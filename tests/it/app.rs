@@ -44,6 +44,11 @@ pub async fn test_db(kind: Db, name: &str) -> TestDb {
         Db::Postgres => {
             let url = std::env::var("FAPIAO_TEST_DATABASE_URL").unwrap();
             let schema = format!("fapiao_e2e_{name}_{}", std::process::id());
+            let admin = sea_orm::Database::connect(url.as_str()).await.unwrap();
+            sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE; CREATE SCHEMA \"{schema}\""))
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
             let options = DatabaseOptions { postgres_schema: Some(schema), ..DatabaseOptions::default() };
             TestDb { db: Database::connect_with(&url, &options).await.unwrap(), _dir: None }
         }

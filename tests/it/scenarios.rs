@@ -61,7 +61,7 @@ async fn check_delivered(app: &TestApp, order: &Value, scenario: &str) {
     // The card is in the buyer's Cards & Offers at the sandbox, with its PDF.
     let openid = card["openid"].as_str().unwrap();
     let cards = app.sandbox_get(&format!("/sandbox/control/cards?openid={openid}")).await;
-    let listed = cards.as_array().unwrap().iter().any(|c| c["order_id"] == order_id && c["code"] == card["code"]);
+    let listed = cards["cards"].as_array().unwrap().iter().any(|c| c["order_id"] == order_id && c["code"] == card["code"]);
     assert!(listed, "{scenario}: card not in Cards & Offers: {cards:#}");
     // The invoice PDF is a real PDF with the buyer's title and the amount in words.
     let pdf = app.http.get(format!("{}/v1/orders/{order_id}/pdf", app.base)).bearer_auth(KEY).send().await.unwrap();
@@ -164,7 +164,7 @@ async fn failure_paths(db: Db) {
     }
     assert!(cancelled, "the card was set to INVOICE_REIMBURSE_CANCEL");
     let cards = app.sandbox_get("/sandbox/control/cards").await;
-    let card = cards.as_array().unwrap().iter().find(|c| c["code"] == code.as_str()).cloned().unwrap();
+    let card = cards["cards"].as_array().unwrap().iter().find(|c| c["code"] == code.as_str()).cloned().unwrap();
     assert_eq!(card["status"], "INVOICE_REIMBURSE_CANCEL");
 
     // Bad input names the field and changes nothing.
