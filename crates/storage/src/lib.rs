@@ -16,6 +16,7 @@ mod repo;
 
 pub use db::{Backend, Database, DatabaseOptions, StorageError};
 pub use repo::{
-    IssuedDocument, MAX_LIST_LIMIT, SeaOrmDocumentStore, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
-    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache,
+    IssuedDocument, LedgerRow, MAX_LIST_LIMIT, SeaOrmDocumentStore, SeaOrmEventInbox,
+    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,
+    SeaOrmSetupStore, SeaOrmTokenCache,
 };

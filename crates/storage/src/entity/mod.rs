@@ -12,5 +12,6 @@ pub(crate) mod issued_document;
 pub(crate) mod job;
 pub(crate) mod numbering_counter;
 pub(crate) mod order_history;
+pub(crate) mod sandbox_ledger;
 pub(crate) mod setup_state;
 pub(crate) mod token_cache;

@@ -13,6 +13,7 @@ mod m20261127_000005_create_event_inbox;
 mod m20261127_000006_create_jobs;
 mod m20261127_000007_create_token_cache;
 mod m20261127_000008_create_numbering_counters;
+mod m20261127_000009_create_sandbox_ledger;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_create_jobs::Migration),
             Box::new(m20261127_000007_create_token_cache::Migration),
             Box::new(m20261127_000008_create_numbering_counters::Migration),
+            Box::new(m20261127_000009_create_sandbox_ledger::Migration),
         ]
     }
 }

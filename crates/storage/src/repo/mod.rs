@@ -8,6 +8,7 @@ mod inbox;
 mod jobs;
 mod numbering;
 mod orders;
+mod sandbox_ledger;
 mod setup;
 mod token;
 
@@ -23,6 +24,7 @@ pub use inbox::SeaOrmEventInbox;
 pub use jobs::SeaOrmJobQueue;
 pub use numbering::SeaOrmInvoiceNumbering;
 pub use orders::{MAX_LIST_LIMIT, SeaOrmOrderRepository};
+pub use sandbox_ledger::{LedgerRow, SeaOrmSandboxLedgerStore};
 pub use setup::SeaOrmSetupStore;
 pub use token::SeaOrmTokenCache;
 

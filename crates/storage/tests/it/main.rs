@@ -13,5 +13,6 @@ mod jobs;
 mod migrations;
 mod numbering;
 mod orders;
+mod sandbox_ledger;
 mod setup;
 mod token;

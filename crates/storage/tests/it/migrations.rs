@@ -9,7 +9,7 @@ on_both!(
     tables_exist_after_migration
 );
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "card_templates",
     "event_inbox",
     "invoice_orders",
@@ -17,6 +17,7 @@ const TABLES: [&str; 9] = [
     "jobs",
     "numbering_counters",
     "order_history",
+    "sandbox_ledger",
     "setup_state",
     "token_cache",
 ];
@@ -33,12 +34,13 @@ async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
     );
     db.migrate().await.expect("first run applies everything");
     let applied = db.applied_migrations().await.expect("applied list");
-    assert_eq!(applied.len(), 8, "{applied:?}");
+    assert_eq!(applied.len(), 9, "{applied:?}");
     assert!(
         applied.windows(2).all(|w| w[0] < w[1]),
         "applied in order: {applied:?}"
     );
     assert!(applied[0].starts_with("m20261127_000001_create_invoice_orders"));
+    assert!(applied[8].starts_with("m20261127_000009_create_sandbox_ledger"));
 
     db.migrate().await.expect("second run is a no-op");
     assert_eq!(
