@@ -168,6 +168,8 @@ pub struct RunnerConfig {
     pub worker_id: String,
     /// Jobs run at once.
     pub concurrency: usize,
+    /// Lease of a claimed job in seconds; a crashed instance's jobs run again after it.
+    pub lease_seconds: u64,
 }
 
 /// The whole configuration.

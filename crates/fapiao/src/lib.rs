@@ -5,6 +5,7 @@
 //! Hosts that want the batteries-included wiring call [`start`]; the `fapiao` binary does the
 //! same from the command line.
 
+pub mod ledger;
 pub mod system;
 
 use std::net::SocketAddr;
@@ -133,7 +134,7 @@ fn sandbox_push_mode(code: &str) -> fapiao_sandbox::PushMode {
 }
 
 /// The sandbox's accounts: the merchant's configured accounts, pushing to `callback_url`.
-fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
+pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
     let weixin = &config.weixin;
     let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| fapiao_sandbox::AccountConfig {
         appid: account.appid.clone(),
@@ -271,7 +272,10 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let numbering = Arc::new(SeaOrmInvoiceNumbering::new(db.clone()));
     let (issuer, sandbox_issuer): (Arc<dyn InvoiceIssuer>, Option<Arc<SandboxIssuer>>) = match config.issuer.kind.as_str() {
         "sandbox" => {
-            let issuer = Arc::new(SandboxIssuer::new(numbering, clock.clone()).context("loading the sandbox issuer's font")?);
+            let ledger = Arc::new(ledger::DatabaseSandboxLedger::new(fapiao_storage::SeaOrmSandboxLedgerStore::new(db.clone())));
+            let issuer = Arc::new(
+                SandboxIssuer::with_ledger(numbering, clock.clone(), ledger).context("loading the sandbox issuer's font")?,
+            );
             (issuer.clone(), Some(issuer))
         }
         other => bail!("issuer.kind: {other:?} is not supported by this build (sandbox)"),
@@ -318,6 +322,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let runner_settings = RunnerSettings {
         worker_id: worker_id(&config),
         concurrency: config.runner.concurrency.max(1),
+        lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
         ..RunnerSettings::default()
     };
     let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
