@@ -335,6 +335,7 @@ pub enum FaultKind {
     /// `{"errcode":45009,…}` (daily quota), nothing applied.
     QuotaExceeded,
     /// An HTTP 5xx without a Weixin body, nothing applied.
+    #[serde(rename = "http_5xx")]
     Http5xx,
     /// The request is applied, then the answer is held back past the client's timeout.
     ApplyThenTimeout,

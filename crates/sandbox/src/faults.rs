@@ -91,10 +91,16 @@ fn check_rule(rule: &FaultRule) -> Result<(), String> {
         rule.apply_then_drop_rate,
     ];
     if rates.iter().any(|r| !(0.0..=1.0).contains(r)) {
-        return Err(format!("rule {}: every rate must be in 0..=1", rule.endpoint));
+        return Err(format!(
+            "rule {}: every rate must be in 0..=1",
+            rule.endpoint
+        ));
     }
     if rates.iter().sum::<f64>() > 1.0 + 1e-9 {
-        return Err(format!("rule {}: the rates add up to more than 1", rule.endpoint));
+        return Err(format!(
+            "rule {}: the rates add up to more than 1",
+            rule.endpoint
+        ));
     }
     if !(500..=599).contains(&rule.http_status) {
         return Err(format!("rule {}: http_status must be 5xx", rule.endpoint));
@@ -116,7 +122,10 @@ impl Faults {
                 .http_status
                 .is_some_and(|s| !(500..=599).contains(&s))
             {
-                return Err(format!("script {}: http_status must be 5xx", scripted.endpoint));
+                return Err(format!(
+                    "script {}: http_status must be 5xx",
+                    scripted.endpoint
+                ));
             }
         }
         let seed = config.seed.unwrap_or(default_seed);
@@ -226,7 +235,13 @@ impl Faults {
     }
 
     fn record(&mut self, endpoint: &str, call: u64, fault: Injected, source: &'static str) {
-        tracing::info!(endpoint, call, fault = fault.kind().code(), source, "sandbox fault injected");
+        tracing::info!(
+            endpoint,
+            call,
+            fault = fault.kind().code(),
+            source,
+            "sandbox fault injected"
+        );
         self.log.push(InjectedFault {
             endpoint: endpoint.to_owned(),
             call,

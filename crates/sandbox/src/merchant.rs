@@ -151,10 +151,13 @@ impl State {
     }
 
     /// `setbizattr?action=…` (reference §4.3–4.5), settings kept per calling account.
-    pub(crate) fn setbizattr(&mut self, caller: &str, action: Option<&str>, body: &[u8]) -> ApiResult {
-        let account = self
-            .account(caller)
-            .ok_or_else(|| ApiError::code(40013))?;
+    pub(crate) fn setbizattr(
+        &mut self,
+        caller: &str,
+        action: Option<&str>,
+        body: &[u8],
+    ) -> ApiResult {
+        let account = self.account(caller).ok_or_else(|| ApiError::code(40013))?;
         match action.map(str::trim).unwrap_or_default() {
             "set_contact" => {
                 let body: SetContactBody = parse_body(body, false)?;
@@ -202,7 +205,9 @@ impl State {
                     .paymch_info
                     .ok_or_else(|| ApiError::invalid("paymch_info is empty"))?;
                 let mchid = info.mchid.trim();
-                if mchid.is_empty() || !mchid.bytes().all(|b| b.is_ascii_digit()) || mchid.len() > 32
+                if mchid.is_empty()
+                    || !mchid.bytes().all(|b| b.is_ascii_digit())
+                    || mchid.len() > 32
                 {
                     return Err(ApiError::code(72030));
                 }
@@ -259,7 +264,9 @@ impl State {
         if body.order_id.len() > 64 {
             return Err(ApiError::invalid("order_id is too long"));
         }
-        let money = body.money.ok_or_else(|| ApiError::invalid("money is empty"))?;
+        let money = body
+            .money
+            .ok_or_else(|| ApiError::invalid("money is empty"))?;
         if money <= 0 {
             return Err(ApiError::invalid("money must be positive"));
         }
@@ -533,9 +540,15 @@ impl State {
 
     /// A WeChat Pay payment; with `receipt=Y` its receipt carries the invoice entry, i.e. an
     /// authorizable order (page style 1) under the bound `s_pappid`.
-    pub(crate) fn pay(&mut self, request: &PayRequest, now: i64) -> Result<PayOutcome, ControlError> {
+    pub(crate) fn pay(
+        &mut self,
+        request: &PayRequest,
+        now: i64,
+    ) -> Result<PayOutcome, ControlError> {
         if request.money <= 0 {
-            return Err(ControlError::bad_request("money must be a positive number of fen"));
+            return Err(ControlError::bad_request(
+                "money must be a positive number of fen",
+            ));
         }
         let account = match &request.appid {
             Some(appid) => self.account(appid),

@@ -89,9 +89,7 @@ impl State {
     /// `seturl`: the account's stable `s_pappid` in an `invoice_url`.
     pub(crate) fn seturl(&self, caller: &str, body: &[u8]) -> ApiResult {
         parse_body::<serde_json::Value>(body, true)?;
-        let account = self
-            .account(caller)
-            .ok_or_else(|| ApiError::code(40013))?;
+        let account = self.account(caller).ok_or_else(|| ApiError::code(40013))?;
         Ok(Answer::Ok(json!({
             "invoice_url": format!(
                 "{}/sandbox?action=list&s_pappid={}",
@@ -177,7 +175,13 @@ impl State {
 
     /// The uploaded PDF `media_id` of `caller`: the configured errcodes when unknown or
     /// deleted after its lifetime.
-    fn usable_media(&self, caller: &str, media_id: &str, field: &str, now: i64) -> Result<(), ApiError> {
+    fn usable_media(
+        &self,
+        caller: &str,
+        media_id: &str,
+        field: &str,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let unconfirmed = &self.settings.unconfirmed;
         let media = self
             .media
@@ -237,8 +241,10 @@ impl State {
             return Err(ApiError::invalid("appid is empty"));
         }
         let card_ext = match body.card_ext {
-            Some(value @ serde_json::Value::Object(_)) => serde_json::from_value::<CardExtBody>(value)
-                .map_err(|e| ApiError::data_format(format!("card_ext: {e}")))?,
+            Some(value @ serde_json::Value::Object(_)) => {
+                serde_json::from_value::<CardExtBody>(value)
+                    .map_err(|e| ApiError::data_format(format!("card_ext: {e}")))?
+            }
             Some(serde_json::Value::Null) | None => {
                 return Err(ApiError::invalid("card_ext is empty"));
             }
@@ -292,7 +298,9 @@ impl State {
 
         let code = self.minter.card_code();
         self.billing_numbers.insert(billing);
-        for media_id in std::iter::once(&data.s_pdf_media_id).chain(data.s_trip_pdf_media_id.as_ref()) {
+        for media_id in
+            std::iter::once(&data.s_pdf_media_id).chain(data.s_trip_pdf_media_id.as_ref())
+        {
             if let Some(media) = self.media.get_mut(media_id) {
                 media.consumed = true;
             }
@@ -319,7 +327,12 @@ impl State {
         Ok(Answer::Ok(json!({ "code": code, "openid": openid })))
     }
 
-    fn check_invoice_data(&self, caller: &str, data: &InvoiceUserData, now: i64) -> Result<(), ApiError> {
+    fn check_invoice_data(
+        &self,
+        caller: &str,
+        data: &InvoiceUserData,
+        now: i64,
+    ) -> Result<(), ApiError> {
         let unconfirmed = &self.settings.unconfirmed;
         let fee = data.fee.ok_or_else(|| ApiError::invalid("fee is empty"))?;
         if data.title.is_empty() {
@@ -371,7 +384,12 @@ impl State {
         Ok(())
     }
 
-    fn change_status(&mut self, card_id: &str, code: &str, status: ReimburseStatus) -> Result<(), ApiError> {
+    fn change_status(
+        &mut self,
+        card_id: &str,
+        code: &str,
+        status: ReimburseStatus,
+    ) -> Result<(), ApiError> {
         let strict = self.settings.unconfirmed.status_transitions == StatusTransitions::Strict;
         let card = self
             .cards

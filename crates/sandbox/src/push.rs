@@ -211,7 +211,9 @@ fn seal(
         .encoding_aes_key
         .as_deref()
         .ok_or("no encoding_aes_key configured")
-        .and_then(|key| AesKey::from_encoding_aes_key(key).map_err(|_| "invalid encoding_aes_key"))?;
+        .and_then(|key| {
+            AesKey::from_encoding_aes_key(key).map_err(|_| "invalid encoding_aes_key")
+        })?;
     let encrypt = crypto::encrypt(&key, random, plain.as_bytes(), &account.appid);
     let msg_signature = crypto::msg_signature(&account.token, &timestamp, nonce, &encrypt);
     query.push_str(&format!("&encrypt_type=aes&msg_signature={msg_signature}"));
@@ -224,7 +226,10 @@ fn seal(
             .into_iter()
             .find(|(name, _)| *name == "ToUserName")
             .map_or(XmlValue::Text(String::new()), |(_, value)| value);
-        to_xml(&[("ToUserName", to_user), ("Encrypt", XmlValue::Text(encrypt))])
+        to_xml(&[
+            ("ToUserName", to_user),
+            ("Encrypt", XmlValue::Text(encrypt)),
+        ])
     };
     Ok(Sealed { query, body })
 }

@@ -183,7 +183,8 @@ impl Sandbox {
             unconfirmed: config.unconfirmed.clone(),
         });
         let state = State::new(&config, Arc::clone(&settings))?;
-        let faults = Faults::new(config.faults.clone(), config.seed).map_err(SandboxError::Config)?;
+        let faults =
+            Faults::new(config.faults.clone(), config.seed).map_err(SandboxError::Config)?;
         let http = reqwest::Client::builder()
             .user_agent("Mozilla/4.0 (fapiao-sandbox push)")
             .build()
@@ -300,7 +301,11 @@ impl Sandbox {
     ///
     /// # Errors
     /// 404 for an unknown appid, 400 for an unusable setting.
-    pub fn update_account(&self, appid: &str, update: AccountUpdate) -> Result<AccountView, ControlError> {
+    pub fn update_account(
+        &self,
+        appid: &str,
+        update: AccountUpdate,
+    ) -> Result<AccountView, ControlError> {
         self.with_state(|state| {
             let account = state
                 .account_mut(appid)
@@ -332,7 +337,10 @@ impl Sandbox {
     ///
     /// # Errors
     /// 404 for an unknown order, 409 when it was already authorized, 400 for a bad title.
-    pub async fn authorize(&self, request: AuthorizeRequest) -> Result<AuthorizeOutcome, ControlError> {
+    pub async fn authorize(
+        &self,
+        request: AuthorizeRequest,
+    ) -> Result<AuthorizeOutcome, ControlError> {
         let now = self.clock().now_secs();
         let (order, push) = self.with_state(|state| state.authorize(&request, now))?;
         let pushes = self.dispatch(push, request.wait).await;
@@ -352,7 +360,10 @@ impl Sandbox {
     ///
     /// # Errors
     /// 404 for an unknown card, 400 for an unknown status, 409 for a refused transition.
-    pub async fn reimburse(&self, request: ReimburseRequest) -> Result<ReimburseOutcome, ControlError> {
+    pub async fn reimburse(
+        &self,
+        request: ReimburseRequest,
+    ) -> Result<ReimburseOutcome, ControlError> {
         let now = self.clock().now_secs();
         let (card, push) = self.with_state(|state| state.reimburse(&request, now))?;
         let pushes = self.dispatch(push, request.wait).await;
@@ -408,7 +419,8 @@ impl Sandbox {
             if let Some(rate) = update.duplicate_push_rate {
                 config.duplicate_push_rate = rate;
             }
-            *faults = Faults::new(config, self.inner.settings.seed).map_err(ControlError::bad_request)?;
+            *faults =
+                Faults::new(config, self.inner.settings.seed).map_err(ControlError::bad_request)?;
         }
         let mut invalidated = None;
         if update.invalidate_tokens {

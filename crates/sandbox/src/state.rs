@@ -311,15 +311,22 @@ pub(crate) fn check_account(account: &AccountConfig) -> Result<AppId, String> {
 }
 
 impl State {
-    pub(crate) fn new(config: &SandboxConfig, settings: Arc<Settings>) -> Result<Self, SandboxError> {
+    pub(crate) fn new(
+        config: &SandboxConfig,
+        settings: Arc<Settings>,
+    ) -> Result<Self, SandboxError> {
         if config.accounts.is_empty() {
-            return Err(SandboxError::Config("at least one account is needed".to_owned()));
+            return Err(SandboxError::Config(
+                "at least one account is needed".to_owned(),
+            ));
         }
         let mut accounts = Vec::with_capacity(config.accounts.len());
         for account in &config.accounts {
             let appid = check_account(account).map_err(SandboxError::Config)?;
             if accounts.iter().any(|a: &AccountState| a.appid == appid) {
-                return Err(SandboxError::Config(format!("account {appid} appears twice")));
+                return Err(SandboxError::Config(format!(
+                    "account {appid} appears twice"
+                )));
             }
             accounts.push(AccountState {
                 s_pappid: ids::s_pappid(config.seed, appid.as_str()),

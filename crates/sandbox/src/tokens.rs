@@ -16,7 +16,12 @@ fn china_day(now: i64) -> i64 {
 
 impl State {
     /// Checks `grant_type`, `appid` and `secret` like both token endpoints do.
-    fn check_credentials(&self, grant_type: &str, appid: &str, secret: &str) -> Result<(), ApiError> {
+    fn check_credentials(
+        &self,
+        grant_type: &str,
+        appid: &str,
+        secret: &str,
+    ) -> Result<(), ApiError> {
         if grant_type != "client_credential" {
             return Err(ApiError::code(40002));
         }

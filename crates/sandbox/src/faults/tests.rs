@@ -111,7 +111,10 @@ fn scripted_faults_come_first_and_once() {
         Some(Injected::ApplyThenTimeout { delay_ms: 50 })
     );
     assert_eq!(faults.plan("insert").fault, None);
-    assert_eq!(faults.plan("platform.setpdf").fault, Some(Injected::Http(502)));
+    assert_eq!(
+        faults.plan("platform.setpdf").fault,
+        Some(Injected::Http(502))
+    );
     assert_eq!(faults.plan("platform.setpdf").fault, None);
     let log: Vec<_> = faults
         .log()
@@ -130,33 +133,39 @@ fn scripted_faults_come_first_and_once() {
 
 #[test]
 fn invalid_rates_are_refused() {
-    assert!(Faults::new(
-        FaultConfig {
-            rules: vec![rates("*", 0.4)],
-            ..FaultConfig::default()
-        },
-        1
-    )
-    .is_err());
-    assert!(Faults::new(
-        FaultConfig {
-            rules: vec![FaultRule {
-                http_status: 404,
-                ..FaultRule::default()
-            }],
-            ..FaultConfig::default()
-        },
-        1
-    )
-    .is_err());
-    assert!(Faults::new(
-        FaultConfig {
-            duplicate_push_rate: 2.0,
-            ..FaultConfig::default()
-        },
-        1
-    )
-    .is_err());
+    assert!(
+        Faults::new(
+            FaultConfig {
+                rules: vec![rates("*", 0.4)],
+                ..FaultConfig::default()
+            },
+            1
+        )
+        .is_err()
+    );
+    assert!(
+        Faults::new(
+            FaultConfig {
+                rules: vec![FaultRule {
+                    http_status: 404,
+                    ..FaultRule::default()
+                }],
+                ..FaultConfig::default()
+            },
+            1
+        )
+        .is_err()
+    );
+    assert!(
+        Faults::new(
+            FaultConfig {
+                duplicate_push_rate: 2.0,
+                ..FaultConfig::default()
+            },
+            1
+        )
+        .is_err()
+    );
 }
 
 #[test]

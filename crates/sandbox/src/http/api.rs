@@ -102,9 +102,11 @@ pub(super) fn routes() -> Router<Sandbox> {
     for api in Api::ALL {
         router = router.route(
             api.endpoint().path,
-            any(move |State(sandbox): State<Sandbox>, request: Request| async move {
-                handle(sandbox, api, request).await
-            }),
+            any(
+                move |State(sandbox): State<Sandbox>, request: Request| async move {
+                    handle(sandbox, api, request).await
+                },
+            ),
         );
     }
     router
@@ -222,7 +224,12 @@ async fn read_pdf(request: Request, max: usize) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-async fn apply(sandbox: &Sandbox, api: Api, query: &[(String, String)], request: Request) -> ApiResult {
+async fn apply(
+    sandbox: &Sandbox,
+    api: Api,
+    query: &[(String, String)],
+    request: Request,
+) -> ApiResult {
     if api.post_only() && request.method() != Method::POST {
         return Err(ApiError::code(43002));
     }

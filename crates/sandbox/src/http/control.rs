@@ -84,7 +84,10 @@ async fn cards(
     State(sandbox): State<Sandbox>,
     query: Result<Query<OpenIdQuery>, QueryRejection>,
 ) -> Response {
-    let openid = query.ok().and_then(|Query(q)| q.openid).filter(|o| !o.is_empty());
+    let openid = query
+        .ok()
+        .and_then(|Query(q)| q.openid)
+        .filter(|o| !o.is_empty());
     Json(sandbox.cards(openid.as_deref())).into_response()
 }
 

@@ -342,7 +342,15 @@ async fn auth_submit(
          there once the merchant has issued it.</p>",
         percent_encode(&openid)
     );
-    page(if fail { "Authorization failed" } else { "Authorized" }, &body).into_response()
+    page(
+        if fail {
+            "Authorization failed"
+        } else {
+            "Authorized"
+        },
+        &body,
+    )
+    .into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -403,7 +411,10 @@ async fn cards_page(
             code = if card.invoice.billing_code.is_empty() {
                 String::new()
             } else {
-                format!(" · 发票代码 <code>{}</code>", esc(&card.invoice.billing_code))
+                format!(
+                    " · 发票代码 <code>{}</code>",
+                    esc(&card.invoice.billing_code)
+                )
             },
             status = esc(&card.status),
             card_id = esc(&card.card_id),
@@ -478,7 +489,9 @@ async fn pay_submit(
         return error_page(&ControlError::bad_request("the form could not be read"));
     };
     let Ok(money) = form.money.trim().parse::<i64>() else {
-        return error_page(&ControlError::bad_request("the amount is a whole number of fen"));
+        return error_page(&ControlError::bad_request(
+            "the amount is a whole number of fen",
+        ));
     };
     let request = PayRequest {
         money,
@@ -514,7 +527,10 @@ async fn pdf(State(sandbox): State<Sandbox>, Path(media): Path<String>) -> Respo
         Some(bytes) => (
             [
                 (header::CONTENT_TYPE, "application/pdf"),
-                (header::CONTENT_DISPOSITION, "inline; filename=\"invoice.pdf\""),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "inline; filename=\"invoice.pdf\"",
+                ),
             ],
             bytes.to_vec(),
         )

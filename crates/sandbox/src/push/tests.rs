@@ -109,7 +109,12 @@ fn safe_push_is_encrypted_and_decrypts_with_the_adapter() {
     let (record, event) = round_trip(PushMode::Safe, ReceiverMode::Safe);
     assert!(!record.body.contains("SuccOrderId"));
     assert!(record.body.contains("<Encrypt>"));
-    assert!(record.url.unwrap_or_default().contains("encrypt_type=aes&msg_signature="));
+    assert!(
+        record
+            .url
+            .unwrap_or_default()
+            .contains("encrypt_type=aes&msg_signature=")
+    );
     expect_authorization(&event);
 }
 

@@ -48,12 +48,30 @@ fn token_errors() {
     assert_eq!(errcode(state.authenticate(Some("  "), now)), 41001);
     assert_eq!(errcode(state.authenticate(Some("garbage"), now)), 40014);
     let minted_elsewhere = format!("SBX_{}", "a".repeat(132));
-    assert_eq!(errcode(state.authenticate(Some(&minted_elsewhere), now)), 40001);
-    assert_eq!(errcode(state.token("authorization_code", OA, SECRET, now)), 40002);
-    assert_eq!(errcode(state.token("client_credential", "", SECRET, now)), 41002);
-    assert_eq!(errcode(state.token("client_credential", "wx0", SECRET, now)), 40013);
-    assert_eq!(errcode(state.token("client_credential", OA, "", now)), 41004);
-    assert_eq!(errcode(state.token("client_credential", OA, "wrong", now)), 40125);
+    assert_eq!(
+        errcode(state.authenticate(Some(&minted_elsewhere), now)),
+        40001
+    );
+    assert_eq!(
+        errcode(state.token("authorization_code", OA, SECRET, now)),
+        40002
+    );
+    assert_eq!(
+        errcode(state.token("client_credential", "", SECRET, now)),
+        41002
+    );
+    assert_eq!(
+        errcode(state.token("client_credential", "wx0", SECRET, now)),
+        40013
+    );
+    assert_eq!(
+        errcode(state.token("client_credential", OA, "", now)),
+        41004
+    );
+    assert_eq!(
+        errcode(state.token("client_credential", OA, "wrong", now)),
+        40125
+    );
 }
 
 #[test]
@@ -63,13 +81,25 @@ fn daily_quota_resets_at_midnight_china_time() {
     let mut state = test_state(&config);
     // 2023-11-14 23:59:00 +08:00.
     let before_midnight = 1_699_977_540;
-    assert!(state.token("client_credential", OA, SECRET, before_midnight).is_ok());
-    assert!(state.token("client_credential", OA, SECRET, before_midnight).is_ok());
+    assert!(
+        state
+            .token("client_credential", OA, SECRET, before_midnight)
+            .is_ok()
+    );
+    assert!(
+        state
+            .token("client_credential", OA, SECRET, before_midnight)
+            .is_ok()
+    );
     assert_eq!(
         errcode(state.token("client_credential", OA, SECRET, before_midnight)),
         45009
     );
-    assert!(state.token("client_credential", OA, SECRET, before_midnight + 60).is_ok());
+    assert!(
+        state
+            .token("client_credential", OA, SECRET, before_midnight + 60)
+            .is_ok()
+    );
 }
 
 fn stable(force_refresh: bool) -> StableTokenBody {
@@ -107,7 +137,10 @@ fn forced_stable_refresh_and_classic_tokens_are_separate_series() {
     let (forced, _) = token_of(state.stable_token(&stable(true), t0 + 10));
     assert_ne!(forced, stable_first);
     assert!(state.authenticate(Some(&stable_first), t0 + 309).is_ok());
-    assert_eq!(errcode(state.authenticate(Some(&stable_first), t0 + 310)), 40001);
+    assert_eq!(
+        errcode(state.authenticate(Some(&stable_first), t0 + 310)),
+        40001
+    );
     // Neither series invalidated the other.
     assert!(state.authenticate(Some(&classic), t0 + 1000).is_ok());
 }
@@ -120,7 +153,10 @@ fn invalidation_refuses_every_token_at_once() {
     let (stable_token, _) = token_of(state.stable_token(&stable(false), t0));
     assert_eq!(state.invalidate_tokens(Some(OA), t0 + 1), 2);
     assert_eq!(errcode(state.authenticate(Some(&classic), t0 + 1)), 40001);
-    assert_eq!(errcode(state.authenticate(Some(&stable_token), t0 + 1)), 40001);
+    assert_eq!(
+        errcode(state.authenticate(Some(&stable_token), t0 + 1)),
+        40001
+    );
     // A normal stable fetch now hands out a new token.
     let (renewed, _) = token_of(state.stable_token(&stable(false), t0 + 2));
     assert_ne!(renewed, stable_token);

@@ -1,1 +1,11 @@
+//! The sandbox served on a local port and driven with the Weixin adapter's client.
+
+mod faults;
+mod flow;
+mod leniency;
+mod merchant;
+mod pages;
+mod platform;
+mod pushes;
 mod support;
+mod tokens;
