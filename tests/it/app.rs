@@ -38,19 +38,34 @@ pub async fn test_db(kind: Db, name: &str) -> TestDb {
     match kind {
         Db::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}?mode=rwc", dir.path().join("fapiao.db").display());
-            TestDb { db: Database::connect(&url).await.unwrap(), _dir: Some(dir) }
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("fapiao.db").display()
+            );
+            TestDb {
+                db: Database::connect(&url).await.unwrap(),
+                _dir: Some(dir),
+            }
         }
         Db::Postgres => {
             let url = std::env::var("FAPIAO_TEST_DATABASE_URL").unwrap();
             let schema = format!("fapiao_e2e_{name}_{}", std::process::id());
             let admin = sea_orm::Database::connect(url.as_str()).await.unwrap();
-            sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE; CREATE SCHEMA \"{schema}\""))
-                .await
-                .unwrap();
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &admin,
+                &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE; CREATE SCHEMA \"{schema}\""),
+            )
+            .await
+            .unwrap();
             admin.close().await.unwrap();
-            let options = DatabaseOptions { postgres_schema: Some(schema), ..DatabaseOptions::default() };
-            TestDb { db: Database::connect_with(&url, &options).await.unwrap(), _dir: None }
+            let options = DatabaseOptions {
+                postgres_schema: Some(schema),
+                ..DatabaseOptions::default()
+            };
+            TestDb {
+                db: Database::connect_with(&url, &options).await.unwrap(),
+                _dir: None,
+            }
         }
     }
 }
@@ -77,28 +92,51 @@ pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
         sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: false,
     };
-    let running = fapiao::start(config(""), options).await.unwrap_or_else(|e| panic!("start: {e:#}"));
+    let running = fapiao::start(config(""), options)
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
     let base = running.base_url();
     let sandbox = running.sandbox_url().unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    TestApp { running, http, base, sandbox, _db: Some(db) }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        running,
+        http,
+        base,
+        sandbox,
+        _db: Some(db),
+    }
 }
 
 impl TestApp {
     pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method.parse().unwrap(), url).bearer_auth(KEY);
+        let mut request = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .bearer_auth(KEY);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(format!("{}{path}", self.sandbox)).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(format!("{}{path}", self.sandbox))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         let value: Value = response.json().await.unwrap();
         assert!(status.is_success(), "{path}: {status} {value}");
@@ -106,19 +144,40 @@ impl TestApp {
     }
 
     pub async fn sandbox_get(&self, path: &str) -> Value {
-        self.http.get(format!("{}{path}", self.sandbox)).send().await.unwrap().json().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.sandbox))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn s_pappid(&self) -> String {
         let (status, order) = self.api("GET", "/v1/setup/doctor", None).await;
         assert_eq!(status, 200, "{order}");
-        let check = order["checks"].as_array().unwrap().iter().find(|c| c["check"] == "token and s_pappid").unwrap().clone();
-        check["detail"].as_str().unwrap().trim_start_matches("s_pappid ").to_owned()
+        let check = order["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == "token and s_pappid")
+            .unwrap()
+            .clone();
+        check["detail"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("s_pappid ")
+            .to_owned()
     }
 
     /// The buyer authorizes on the auth page with a company title.
     pub async fn authorize(&self, order_id: &str, title: &str, tax_no: Option<&str>, fail: bool) {
-        let kind = if tax_no.is_some() { "company" } else { "personal" };
+        let kind = if tax_no.is_some() {
+            "company"
+        } else {
+            "personal"
+        };
         let mut title_json = json!({ "kind": kind, "title": title });
         if let Some(tax_no) = tax_no {
             title_json["tax_no"] = json!(tax_no);
@@ -131,7 +190,9 @@ impl TestApp {
     pub async fn wait_for(&self, order_id: &str, state: &str) -> Value {
         let mut last = Value::Null;
         for _ in 0..200 {
-            let (status, order) = self.api("GET", &format!("/v1/orders/{order_id}"), None).await;
+            let (status, order) = self
+                .api("GET", &format!("/v1/orders/{order_id}"), None)
+                .await;
             if status == 200 && order["state"] == state {
                 return order;
             }

@@ -21,8 +21,16 @@ async fn free_port() -> SocketAddr {
     listener.local_addr().unwrap()
 }
 
-async fn api(http: &reqwest::Client, base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = http.request(method.parse().unwrap(), format!("{base}{path}")).bearer_auth(KEY);
+async fn api(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = http
+        .request(method.parse().unwrap(), format!("{base}{path}"))
+        .bearer_auth(KEY);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -33,7 +41,12 @@ async fn api(http: &reqwest::Client, base: &str, method: &str, path: &str, body:
 
 async fn states(http: &reqwest::Client, base: &str) -> Vec<String> {
     let (_, list) = api(http, base, "GET", "/v1/orders?limit=500", None).await;
-    list["orders"].as_array().unwrap().iter().map(|o| o["state"].as_str().unwrap().to_owned()).collect()
+    list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["state"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn crash_and_restart(kind: Db) {
@@ -46,7 +59,8 @@ async fn crash_and_restart(kind: Db) {
     ))
     .unwrap();
     // Weixin (the sandbox) outlives the crash, as it would in production.
-    let sandbox = fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
+    let sandbox =
+        fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
     tokio::spawn(async move { fapiao_sandbox::serve(sandbox_listener, sandbox).await });
     let options = || StartOptions {
         database: Some(db.db.clone()),
@@ -56,19 +70,36 @@ async fn crash_and_restart(kind: Db) {
     };
     let http = reqwest::Client::new();
 
-    let first = fapiao::start(config.clone(), options()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let first = fapiao::start(config.clone(), options())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let base = first.base_url();
     let (status, report) = api(&http, &base, "POST", "/v1/setup", None).await;
     assert_eq!(status, 200, "{report}");
     // The tax platform accepts but issues only after a poll: orders stop mid-pipeline.
-    first.sandbox_issuer.as_ref().unwrap().set_mode(SandboxMode::Pending { polls: 1 });
+    first
+        .sandbox_issuer
+        .as_ref()
+        .unwrap()
+        .set_mode(SandboxMode::Pending { polls: 1 });
     let s_pappid = {
         let (_, doctor) = api(&http, &base, "GET", "/v1/setup/doctor", None).await;
-        doctor["checks"][0]["detail"].as_str().unwrap().trim_start_matches("s_pappid ").to_owned()
+        doctor["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("s_pappid ")
+            .to_owned()
     };
     for i in 0..ORDERS {
         let order_id = format!("CRASH-{i:02}");
-        let (status, body) = api(&http, &base, "POST", "/v1/orders", Some(order_body("official_account", &order_id))).await;
+        let (status, body) = api(
+            &http,
+            &base,
+            "POST",
+            "/v1/orders",
+            Some(order_body("official_account", &order_id)),
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
         let title = json!({ "kind": "company", "title": "深圳市腾讯计算机系统有限公司", "tax_no": "91440300708461136T" });
         let response = http
@@ -89,12 +120,18 @@ async fn crash_and_restart(kind: Db) {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert!(pending, "orders never reached issue_pending: {:?}", states(&http, &base).await);
+    assert!(
+        pending,
+        "orders never reached issue_pending: {:?}",
+        states(&http, &base).await
+    );
     // Crash: no graceful end, in-flight work is lost.
     first.abort();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let second = fapiao::start(config.clone(), options()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let second = fapiao::start(config.clone(), options())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
     let mut delivered = false;
     for _ in 0..400 {
         let now = states(&http, &base).await;
@@ -104,24 +141,64 @@ async fn crash_and_restart(kind: Db) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(delivered, "not every order was completed after the restart: {:?}", states(&http, &base).await);
+    assert!(
+        delivered,
+        "not every order was completed after the restart: {:?}",
+        states(&http, &base).await
+    );
 
     // The witness: the sandbox tax platform issued exactly one invoice per order.
-    let records = second.sandbox_issuer.as_ref().unwrap().ledger().records().await.unwrap();
-    assert_eq!(records.len(), ORDERS, "one idempotency key per order reached the tax platform");
-    let numbers: BTreeSet<String> = records.iter().filter_map(|r| r.invoice()).map(|i| i.number.to_string()).collect();
+    let records = second
+        .sandbox_issuer
+        .as_ref()
+        .unwrap()
+        .ledger()
+        .records()
+        .await
+        .unwrap();
+    assert_eq!(
+        records.len(),
+        ORDERS,
+        "one idempotency key per order reached the tax platform"
+    );
+    let numbers: BTreeSet<String> = records
+        .iter()
+        .filter_map(|r| r.invoice())
+        .map(|i| i.number.to_string())
+        .collect();
     assert_eq!(numbers.len(), ORDERS, "one invoice number per order");
     let mut on_orders = BTreeSet::new();
     for i in 0..ORDERS {
-        let (_, order) = api(&http, &base, "GET", &format!("/v1/orders/CRASH-{i:02}"), None).await;
+        let (_, order) = api(
+            &http,
+            &base,
+            "GET",
+            &format!("/v1/orders/CRASH-{i:02}"),
+            None,
+        )
+        .await;
         on_orders.insert(order["invoice"]["number"].as_str().unwrap().to_owned());
     }
-    assert_eq!(on_orders, numbers, "every order carries the invoice the platform issued for it");
+    assert_eq!(
+        on_orders, numbers,
+        "every order carries the invoice the platform issued for it"
+    );
     // Numbers are gap-free: the highest sequence equals the count.
-    let highest: u64 = numbers.iter().map(|n| n[5..].parse::<u64>().unwrap()).max().unwrap();
+    let highest: u64 = numbers
+        .iter()
+        .map(|n| n[5..].parse::<u64>().unwrap())
+        .max()
+        .unwrap();
     assert_eq!(highest, ORDERS as u64);
     // And Weixin holds exactly one card per order.
-    let cards: Value = http.get(format!("{sandbox_url}/sandbox/control/cards")).send().await.unwrap().json().await.unwrap();
+    let cards: Value = http
+        .get(format!("{sandbox_url}/sandbox/control/cards"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let cards = cards["cards"].as_array().unwrap();
     assert_eq!(cards.len(), ORDERS);
     second.shutdown().await;

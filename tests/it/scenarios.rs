@@ -23,12 +23,27 @@ async fn open_auth_page(app: &TestApp, scenario: &str, order_id: &str, started: 
     let action = &started["action"];
     let url = match scenario {
         "official_account" | "app" => action["auth_url"].as_str().unwrap().to_owned(),
-        "mini_program" => action["navigate_to_mini_program"]["path"].as_str().unwrap().to_owned(),
+        "mini_program" => action["navigate_to_mini_program"]["path"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
         "qr_code" => {
             let short = action["url"].as_str().unwrap();
-            let path = short.split_once("/q/").map(|(_, t)| format!("/q/{t}")).unwrap();
-            let response = app.http.get(format!("{}{path}", app.base)).send().await.unwrap();
-            assert_eq!(response.status().as_u16(), 303, "scanning the QR code redirects");
+            let path = short
+                .split_once("/q/")
+                .map(|(_, t)| format!("/q/{t}"))
+                .unwrap();
+            let response = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status().as_u16(),
+                303,
+                "scanning the QR code redirects"
+            );
             response.headers()["location"].to_str().unwrap().to_owned()
         }
         _ => return,
@@ -37,9 +52,15 @@ async fn open_auth_page(app: &TestApp, scenario: &str, order_id: &str, started: 
         let page = app.http.get(&url).send().await.unwrap();
         assert_eq!(page.status().as_u16(), 200, "{scenario}: auth page {url}");
         let html = page.text().await.unwrap();
-        assert!(html.contains(order_id) || html.contains("149.36") || html.contains("14936"), "{scenario}: the auth page shows the order: {html}");
+        assert!(
+            html.contains(order_id) || html.contains("149.36") || html.contains("14936"),
+            "{scenario}: the auth page shows the order: {html}"
+        );
     } else {
-        assert!(url.contains(order_id) || !url.is_empty(), "{scenario}: {url}");
+        assert!(
+            url.contains(order_id) || !url.is_empty(),
+            "{scenario}: {url}"
+        );
     }
 }
 
@@ -55,23 +76,44 @@ async fn check_delivered(app: &TestApp, order: &Value, scenario: &str) {
     assert_eq!(order["money"], "100.00", "{scenario}");
     assert_eq!(order["buyer"]["name"], BUYER);
     let number = order["invoice"]["number"].as_str().unwrap();
-    assert!(number.len() == 20 && number[2..4] == *"00", "sandbox number {number}");
+    assert!(
+        number.len() == 20 && number[2..4] == *"00",
+        "sandbox number {number}"
+    );
     let card = &order["card"];
     assert_eq!(card["reimbursement"], "INVOICE_REIMBURSE_INIT");
     // The card is in the buyer's Cards & Offers at the sandbox, with its PDF.
     let openid = card["openid"].as_str().unwrap();
-    let cards = app.sandbox_get(&format!("/sandbox/control/cards?openid={openid}")).await;
-    let listed = cards["cards"].as_array().unwrap().iter().any(|c| c["order_id"] == order_id && c["code"] == card["code"]);
+    let cards = app
+        .sandbox_get(&format!("/sandbox/control/cards?openid={openid}"))
+        .await;
+    let listed = cards["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["order_id"] == order_id && c["code"] == card["code"]);
     assert!(listed, "{scenario}: card not in Cards & Offers: {cards:#}");
     // The invoice PDF is a real PDF with the buyer's title and the amount in words.
-    let pdf = app.http.get(format!("{}/v1/orders/{order_id}/pdf", app.base)).bearer_auth(KEY).send().await.unwrap();
+    let pdf = app
+        .http
+        .get(format!("{}/v1/orders/{order_id}/pdf", app.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pdf.status().as_u16(), 200);
     let bytes = pdf.bytes().await.unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     let text = pdf_text(&bytes);
     let compact: String = text.split_whitespace().collect();
-    assert!(compact.contains(BUYER), "{scenario}: buyer title missing from the PDF text: {text}");
-    assert!(compact.contains("壹佰圆整"), "{scenario}: 大写 missing from the PDF text: {text}");
+    assert!(
+        compact.contains(BUYER),
+        "{scenario}: buyer title missing from the PDF text: {text}"
+    );
+    assert!(
+        compact.contains("壹佰圆整"),
+        "{scenario}: 大写 missing from the PDF text: {text}"
+    );
 }
 
 async fn every_scenario(db: Db) {
@@ -82,12 +124,18 @@ async fn every_scenario(db: Db) {
         check_delivered(&app, &order, scenario).await;
     }
     // Post-payment: the buyer pays with receipt=Y; the merchant registers the payment's id.
-    let paid = app.control("/sandbox/control/pay", json!({ "money": 10000, "receipt": "Y" })).await;
+    let paid = app
+        .control(
+            "/sandbox/control/pay",
+            json!({ "money": 10000, "receipt": "Y" }),
+        )
+        .await;
     let order_id = paid["order"]["order_id"].as_str().unwrap().to_owned();
     let started = start_order(&app, "post_payment", &order_id).await;
     assert_eq!(started["action"]["type"], "pay_request_flag");
     assert_eq!(started["action"]["value"], "Y");
-    app.authorize(&order_id, BUYER, Some(BUYER_TAX), false).await;
+    app.authorize(&order_id, BUYER, Some(BUYER_TAX), false)
+        .await;
     let order = app.wait_for(&order_id, "delivered").await;
     check_delivered(&app, &order, "post_payment").await;
     app.running.shutdown().await;
@@ -112,23 +160,41 @@ async fn failure_paths(db: Db) {
     // The tax platform rejects: the buyer is told why through rejectinsert; a later insert
     // for that order id would be refused by Weixin (72035).
     let issuer = app.running.sandbox_issuer.clone().unwrap();
-    issuer.set_mode(fapiao_issuer::SandboxMode::Reject(fapiao_domain::ports::IssueRejection {
-        reason: "购买方名称与税号不符".into(),
-        code: Some("E9999".into()),
-        serial_is_dead: true,
-    }));
+    issuer.set_mode(fapiao_issuer::SandboxMode::Reject(
+        fapiao_domain::ports::IssueRejection {
+            reason: "购买方名称与税号不符".into(),
+            code: Some("E9999".into()),
+            serial_is_dead: true,
+        },
+    ));
     start_order(&app, "official_account", "E2E-REJECT").await;
-    app.authorize("E2E-REJECT", BUYER, Some(BUYER_TAX), false).await;
+    app.authorize("E2E-REJECT", BUYER, Some(BUYER_TAX), false)
+        .await;
     let order = app.wait_for("E2E-REJECT", "rejected").await;
     assert_eq!(order["rejection"], "开票失败：购买方名称与税号不符");
     let orders = app.sandbox_get("/sandbox/control/orders").await;
-    let at_weixin = orders.as_array().unwrap().iter().find(|o| o["order_id"] == "E2E-REJECT").cloned().unwrap();
-    assert!(at_weixin.to_string().contains("reject"), "the sandbox saw rejectinsert: {at_weixin}");
+    let at_weixin = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == "E2E-REJECT")
+        .cloned()
+        .unwrap();
+    assert!(
+        at_weixin.to_string().contains("reject"),
+        "the sandbox saw rejectinsert: {at_weixin}"
+    );
     issuer.set_mode(fapiao_issuer::SandboxMode::default());
 
     // Operator rejection before issue.
     start_order(&app, "official_account", "E2E-OPREJ").await;
-    let (status, order) = app.api("POST", "/v1/orders/E2E-OPREJ/reject", Some(json!({ "reason": "订单已退款" }))).await;
+    let (status, order) = app
+        .api(
+            "POST",
+            "/v1/orders/E2E-OPREJ/reject",
+            Some(json!({ "reason": "订单已退款" })),
+        )
+        .await;
     assert_eq!(status, 200, "{order}");
     assert_eq!(order["state"], "rejected");
 
@@ -146,10 +212,19 @@ async fn failure_paths(db: Db) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(locked["card"]["reimbursement"], "INVOICE_REIMBURSE_LOCK", "status push applied");
+    assert_eq!(
+        locked["card"]["reimbursement"], "INVOICE_REIMBURSE_LOCK",
+        "status push applied"
+    );
     app.control("/sandbox/control/reimburse", json!({ "card_id": card_id, "code": code, "status": "INVOICE_REIMBURSE_INIT", "wait": true })).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let (status, order) = app.api("POST", "/v1/orders/E2E-REV/reverse", Some(json!({ "reason": "sales_return" }))).await;
+    let (status, order) = app
+        .api(
+            "POST",
+            "/v1/orders/E2E-REV/reverse",
+            Some(json!({ "reason": "sales_return" })),
+        )
+        .await;
     assert_eq!(status, 200, "{order}");
     let order = app.wait_for("E2E-REV", "reversed").await;
     assert!(order["reversal"]["red_invoice"].is_string());
@@ -164,7 +239,13 @@ async fn failure_paths(db: Db) {
     }
     assert!(cancelled, "the card was set to INVOICE_REIMBURSE_CANCEL");
     let cards = app.sandbox_get("/sandbox/control/cards").await;
-    let card = cards["cards"].as_array().unwrap().iter().find(|c| c["code"] == code.as_str()).cloned().unwrap();
+    let card = cards["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["code"] == code.as_str())
+        .cloned()
+        .unwrap();
     assert_eq!(card["status"], "INVOICE_REIMBURSE_CANCEL");
 
     // Bad input names the field and changes nothing.

@@ -42,10 +42,17 @@ fn other(error: impl std::error::Error + Send + Sync + 'static) -> LedgerError {
 
 fn to_row(record: &SandboxRecord) -> Result<LedgerRow, LedgerError> {
     let (result, polls) = match &record.result {
-        SandboxResult::Issued { invoice, polls_until_issued } => (StoredResult::Issued(invoice.clone()), *polls_until_issued),
+        SandboxResult::Issued {
+            invoice,
+            polls_until_issued,
+        } => (StoredResult::Issued(invoice.clone()), *polls_until_issued),
         SandboxResult::Rejected(rejection) => (StoredResult::Rejected(rejection.clone()), 0),
     };
-    let stored = StoredRecord { key: record.key.clone(), draft: record.draft.clone(), result };
+    let stored = StoredRecord {
+        key: record.key.clone(),
+        draft: record.draft.clone(),
+        result,
+    };
     Ok(LedgerRow {
         key: record.key.as_str().to_owned(),
         record: serde_json::to_string(&stored).map_err(other)?,
@@ -56,16 +63,28 @@ fn to_row(record: &SandboxRecord) -> Result<LedgerRow, LedgerError> {
 fn from_row(row: LedgerRow) -> Result<SandboxRecord, LedgerError> {
     let stored: StoredRecord = serde_json::from_str(&row.record).map_err(other)?;
     let result = match stored.result {
-        StoredResult::Issued(invoice) => SandboxResult::Issued { invoice, polls_until_issued: row.polls_until_issued },
+        StoredResult::Issued(invoice) => SandboxResult::Issued {
+            invoice,
+            polls_until_issued: row.polls_until_issued,
+        },
         StoredResult::Rejected(rejection) => SandboxResult::Rejected(rejection),
     };
-    Ok(SandboxRecord { key: stored.key, draft: stored.draft, result })
+    Ok(SandboxRecord {
+        key: stored.key,
+        draft: stored.draft,
+        result,
+    })
 }
 
 #[async_trait]
 impl SandboxLedger for DatabaseSandboxLedger {
     async fn get(&self, key: &IssueKey) -> Result<Option<SandboxRecord>, LedgerError> {
-        self.store.get(key.as_str()).await.map_err(other)?.map(from_row).transpose()
+        self.store
+            .get(key.as_str())
+            .await
+            .map_err(other)?
+            .map(from_row)
+            .transpose()
     }
 
     async fn insert(&self, record: SandboxRecord) -> Result<(), LedgerError> {
@@ -78,10 +97,21 @@ impl SandboxLedger for DatabaseSandboxLedger {
     }
 
     async fn count_poll(&self, key: &IssueKey) -> Result<Option<SandboxRecord>, LedgerError> {
-        self.store.count_poll(key.as_str()).await.map_err(other)?.map(from_row).transpose()
+        self.store
+            .count_poll(key.as_str())
+            .await
+            .map_err(other)?
+            .map(from_row)
+            .transpose()
     }
 
     async fn records(&self) -> Result<Vec<SandboxRecord>, LedgerError> {
-        self.store.all().await.map_err(other)?.into_iter().map(from_row).collect()
+        self.store
+            .all()
+            .await
+            .map_err(other)?
+            .into_iter()
+            .map(from_row)
+            .collect()
     }
 }

@@ -13,17 +13,21 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use fapiao_app::{AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings, SetupService};
+use fapiao_app::{
+    AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings, SetupService,
+};
 use fapiao_domain::ids::AppId;
 use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer};
 use fapiao_issuer::SandboxIssuer;
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
-    Database, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore,
-    SeaOrmTokenCache,
+    Database, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository,
+    SeaOrmSetupStore, SeaOrmTokenCache,
 };
 use fapiao_weixin::crypto::{AesKey, KeyRing};
-use fapiao_weixin::{Account, PushConfig, PushMode, PushReceiver, ReqwestWeixinClient, TokenEndpoint, WeixinConfig};
+use fapiao_weixin::{
+    Account, PushConfig, PushMode, PushReceiver, ReqwestWeixinClient, TokenEndpoint, WeixinConfig,
+};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
@@ -95,13 +99,15 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
 }
 
 fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    if let Some(rest) = url.strip_prefix("sqlite://") {
-        let path = rest.split('?').next().unwrap_or_default();
-        if !path.is_empty() && path != ":memory:" {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
-        }
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let path = rest.split('?').next().unwrap_or_default();
+    if let Some(dir) = std::path::Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && path != ":memory:")
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     Ok(())
 }
@@ -112,7 +118,9 @@ fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
 /// When the database cannot be reached or migrated.
 pub async fn database(config: &Config) -> anyhow::Result<Database> {
     prepare_sqlite_dir(&config.database.url)?;
-    let db = Database::connect(&config.database.url).await.context("connecting to the database (database.url)")?;
+    let db = Database::connect(&config.database.url)
+        .await
+        .context("connecting to the database (database.url)")?;
     db.migrate().await.context("applying migrations")?;
     Ok(db)
 }
@@ -136,42 +144,78 @@ fn sandbox_push_mode(code: &str) -> fapiao_sandbox::PushMode {
 /// The sandbox's accounts: the merchant's configured accounts, pushing to `callback_url`.
 pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
     let weixin = &config.weixin;
-    let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| fapiao_sandbox::AccountConfig {
-        appid: account.appid.clone(),
-        secret: account.secret.clone(),
-        role,
-        name: name.to_owned(),
-        original_id: None,
-        callback_url: (role == fapiao_domain::AccountRole::OfficialAccount).then(|| callback_url.to_owned()),
-        token: weixin.callback.token.clone(),
-        encoding_aes_key: Some(weixin.callback.encoding_aes_key.clone()),
-        push_mode: sandbox_push_mode(&weixin.callback.mode),
+    let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| {
+        fapiao_sandbox::AccountConfig {
+            appid: account.appid.clone(),
+            secret: account.secret.clone(),
+            role,
+            name: name.to_owned(),
+            original_id: None,
+            callback_url: (role == fapiao_domain::AccountRole::OfficialAccount)
+                .then(|| callback_url.to_owned()),
+            token: weixin.callback.token.clone(),
+            encoding_aes_key: Some(weixin.callback.encoding_aes_key.clone()),
+            push_mode: sandbox_push_mode(&weixin.callback.mode),
+        }
     };
-    let seller_name = config.sellers.values().next().map_or("fapiao sandbox merchant", |s| s.name.as_str());
-    let mut accounts = vec![account(&weixin.official_account, fapiao_domain::AccountRole::OfficialAccount, seller_name)];
+    let seller_name = config
+        .sellers
+        .values()
+        .next()
+        .map_or("fapiao sandbox merchant", |s| s.name.as_str());
+    let mut accounts = vec![account(
+        &weixin.official_account,
+        fapiao_domain::AccountRole::OfficialAccount,
+        seller_name,
+    )];
     if let Some(mp) = &weixin.mini_program {
-        accounts.push(account(mp, fapiao_domain::AccountRole::MiniProgram, seller_name));
+        accounts.push(account(
+            mp,
+            fapiao_domain::AccountRole::MiniProgram,
+            seller_name,
+        ));
     }
     if let Some(app) = &weixin.open_platform_app {
-        accounts.push(account(app, fapiao_domain::AccountRole::OpenPlatformApp, seller_name));
+        accounts.push(account(
+            app,
+            fapiao_domain::AccountRole::OpenPlatformApp,
+            seller_name,
+        ));
     }
-    SandboxConfig { seed: config.sandbox.seed, accounts, ..SandboxConfig::default() }
+    SandboxConfig {
+        seed: config.sandbox.seed,
+        accounts,
+        ..SandboxConfig::default()
+    }
 }
 
-fn weixin_client(config: &Config, base_url: &str, cache: Arc<SeaOrmTokenCache>) -> anyhow::Result<ReqwestWeixinClient> {
+fn weixin_client(
+    config: &Config,
+    base_url: &str,
+    cache: Arc<SeaOrmTokenCache>,
+) -> anyhow::Result<ReqwestWeixinClient> {
     let weixin = &config.weixin;
     let account = |key: &str, a: &fapiao_app::config::AccountConfig| -> anyhow::Result<Account> {
-        let appid = AppId::parse(&a.appid).map_err(|e| anyhow::anyhow!("{key}.appid: {}", e.rule))?;
+        let appid =
+            AppId::parse(&a.appid).map_err(|e| anyhow::anyhow!("{key}.appid: {}", e.rule))?;
         Ok(Account::new(appid, a.secret.clone()))
     };
-    let mut client_config = WeixinConfig::new(account("weixin.official_account", &weixin.official_account)?).with_base_url(base_url);
+    let mut client_config = WeixinConfig::new(account(
+        "weixin.official_account",
+        &weixin.official_account,
+    )?)
+    .with_base_url(base_url);
     if let Some(mp) = &weixin.mini_program {
         client_config = client_config.with_account(account("weixin.mini_program", mp)?);
     }
     if let Some(app) = &weixin.open_platform_app {
         client_config = client_config.with_account(account("weixin.open_platform_app", app)?);
     }
-    client_config.token_endpoint = if weixin.stable_token { TokenEndpoint::Stable } else { TokenEndpoint::Classic };
+    client_config.token_endpoint = if weixin.stable_token {
+        TokenEndpoint::Stable
+    } else {
+        TokenEndpoint::Classic
+    };
     client_config.request_timeout = Duration::from_millis(weixin.timeout_ms.max(100));
     ReqwestWeixinClient::with_cache(client_config, cache, Arc::new(fapiao_weixin::SystemClock))
         .map_err(|e| anyhow::anyhow!("building the Weixin client: {e}"))
@@ -190,8 +234,9 @@ fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
         Some(match &callback.previous_encoding_aes_key {
             Some(previous) => KeyRing::with_previous(
                 current,
-                AesKey::from_encoding_aes_key(previous)
-                    .map_err(|e| anyhow::anyhow!("weixin.callback.previous_encoding_aes_key: {e}"))?,
+                AesKey::from_encoding_aes_key(previous).map_err(|e| {
+                    anyhow::anyhow!("weixin.callback.previous_encoding_aes_key: {e}")
+                })?,
             ),
             None => KeyRing::new(current),
         })
@@ -199,7 +244,8 @@ fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
     let mut push = PushConfig::plain(callback.token.clone(), appid);
     push.mode = mode;
     push.keys = keys;
-    push.timestamp_window = (callback.timestamp_window_seconds > 0).then(|| Duration::from_secs(callback.timestamp_window_seconds));
+    push.timestamp_window = (callback.timestamp_window_seconds > 0)
+        .then(|| Duration::from_secs(callback.timestamp_window_seconds));
     PushReceiver::new(push).map_err(|e| anyhow::anyhow!("weixin.callback: {e}"))
 }
 
@@ -233,9 +279,16 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     };
     let listen: SocketAddr = match options.listen {
         Some(addr) => addr,
-        None => config.server.listen.parse().with_context(|| format!("server.listen: {:?} is not an address", config.server.listen))?,
+        None => config.server.listen.parse().with_context(|| {
+            format!(
+                "server.listen: {:?} is not an address",
+                config.server.listen
+            )
+        })?,
     };
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("binding {listen} (server.listen)"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen} (server.listen)"))?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut tasks = Vec::new();
@@ -246,9 +299,16 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let (base_url, sandbox_addr) = if config.is_sandbox() {
         let sandbox_listen: SocketAddr = match options.sandbox_listen {
             Some(addr) => addr,
-            None => config.sandbox.listen.parse().with_context(|| format!("sandbox.listen: {:?} is not an address", config.sandbox.listen))?,
+            None => config.sandbox.listen.parse().with_context(|| {
+                format!(
+                    "sandbox.listen: {:?} is not an address",
+                    config.sandbox.listen
+                )
+            })?,
         };
-        let sandbox_listener = TcpListener::bind(sandbox_listen).await.with_context(|| format!("binding the sandbox on {sandbox_listen} (sandbox.listen)"))?;
+        let sandbox_listener = TcpListener::bind(sandbox_listen)
+            .await
+            .with_context(|| format!("binding the sandbox on {sandbox_listen} (sandbox.listen)"))?;
         let sandbox_addr = sandbox_listener.local_addr()?;
         let sandbox = sandbox_config(&config, &format!("http://{addr}/weixin/callback"));
         let mut stop = shutdown_rx.clone();
@@ -267,19 +327,27 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         (config.weixin.base_url.clone(), None)
     };
 
-    let weixin = Arc::new(weixin_client(&config, &base_url, Arc::new(SeaOrmTokenCache::new(db.clone())))?);
+    let weixin = Arc::new(weixin_client(
+        &config,
+        &base_url,
+        Arc::new(SeaOrmTokenCache::new(db.clone())),
+    )?);
     let decoder = Arc::new(push_receiver(&config)?);
     let numbering = Arc::new(SeaOrmInvoiceNumbering::new(db.clone()));
-    let (issuer, sandbox_issuer): (Arc<dyn InvoiceIssuer>, Option<Arc<SandboxIssuer>>) = match config.issuer.kind.as_str() {
-        "sandbox" => {
-            let ledger = Arc::new(ledger::DatabaseSandboxLedger::new(fapiao_storage::SeaOrmSandboxLedgerStore::new(db.clone())));
-            let issuer = Arc::new(
-                SandboxIssuer::with_ledger(numbering, clock.clone(), ledger).context("loading the sandbox issuer's font")?,
-            );
-            (issuer.clone(), Some(issuer))
-        }
-        other => bail!("issuer.kind: {other:?} is not supported by this build (sandbox)"),
-    };
+    let (issuer, sandbox_issuer): (Arc<dyn InvoiceIssuer>, Option<Arc<SandboxIssuer>>) =
+        match config.issuer.kind.as_str() {
+            "sandbox" => {
+                let ledger = Arc::new(ledger::DatabaseSandboxLedger::new(
+                    fapiao_storage::SeaOrmSandboxLedgerStore::new(db.clone()),
+                ));
+                let issuer = Arc::new(
+                    SandboxIssuer::with_ledger(numbering, clock.clone(), ledger)
+                        .context("loading the sandbox issuer's font")?,
+                );
+                (issuer.clone(), Some(issuer))
+            }
+            other => bail!("issuer.kind: {other:?} is not supported by this build (sandbox)"),
+        };
     let orders = Arc::new(SeaOrmOrderRepository::new(db.clone()));
     let ports = Ports {
         merchant: weixin.clone(),
@@ -297,8 +365,22 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         let render: fapiao_app::http::MetricsRender = Arc::new(move || handle.render());
         render
     });
-    let http = HttpSettings { api_key: config.api_key(), public_base_url: config.server.public_base_url.trim_end_matches('/').to_owned() };
-    let state = AppState::new(settings.clone(), http, ports.clone(), decoder, metrics, work.clone());
+    let http = HttpSettings {
+        api_key: config.api_key(),
+        public_base_url: config
+            .server
+            .public_base_url
+            .trim_end_matches('/')
+            .to_owned(),
+    };
+    let state = AppState::new(
+        settings.clone(),
+        http,
+        ports.clone(),
+        decoder,
+        metrics,
+        work.clone(),
+    );
 
     let router = fapiao_app::router(state.clone());
     let mut stop = shutdown_rx.clone();
@@ -306,14 +388,20 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         let graceful = async move {
             let _ = stop.changed().await;
         };
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
             tracing::error!(error = %e, "http server stopped");
         }
     }));
 
     if config.is_sandbox() && !options.skip_setup {
         let setup = SetupService::new(ports.clone(), settings.clone());
-        let report = setup.run().await.context("running setup against the sandbox")?;
+        let report = setup
+            .run()
+            .await
+            .context("running setup against the sandbox")?;
         for step in report.steps {
             tracing::info!(step = %step.name, detail = %step.detail, changed = step.changed, "setup");
         }
@@ -328,5 +416,12 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
     tasks.push(tokio::spawn(runner.run(shutdown_rx)));
 
-    Ok(Running { addr, sandbox_addr, state, sandbox_issuer, shutdown, tasks })
+    Ok(Running {
+        addr,
+        sandbox_addr,
+        state,
+        sandbox_issuer,
+        shutdown,
+        tasks,
+    })
 }

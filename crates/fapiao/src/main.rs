@@ -10,7 +10,11 @@ use fapiao_app::Config;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "fapiao", version, about = "Weixin e-invoices in the self-deployed invoicing platform mode")]
+#[command(
+    name = "fapiao",
+    version,
+    about = "Weixin e-invoices in the self-deployed invoicing platform mode"
+)]
 struct Cli {
     /// Configuration file (default: ./fapiao.toml if present; built-in sandbox defaults otherwise).
     #[arg(long, global = true)]
@@ -38,7 +42,8 @@ enum Command {
 }
 
 fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
 }
 
@@ -50,21 +55,39 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Sandbox { listen } => {
-            let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
             println!("Weixin sandbox on http://{}", listener.local_addr()?);
-            println!("  accounts: http://{}/sandbox/control/accounts", listener.local_addr()?);
+            println!(
+                "  accounts: http://{}/sandbox/control/accounts",
+                listener.local_addr()?
+            );
             fapiao_sandbox::serve(listener, fapiao_sandbox::SandboxConfig::default()).await?;
             Ok(())
         }
         Command::Setup | Command::Doctor if config.is_sandbox() => {
-            println!("The sandbox profile runs setup automatically when `fapiao serve` starts; set weixin.mode = \"live\" to set up a real account.");
+            println!(
+                "The sandbox profile runs setup automatically when `fapiao serve` starts; set weixin.mode = \"live\" to set up a real account."
+            );
             Ok(())
         }
         Command::Setup => {
             let state = offline_state(config).await?;
             let report = state.setup().run().await?;
             for (i, step) in report.steps.iter().enumerate() {
-                println!("[{}/{}] {:<15} {}{}", i + 1, report.steps.len(), step.name, step.detail, if step.changed { " (changed)" } else { " (already done)" });
+                println!(
+                    "[{}/{}] {:<15} {}{}",
+                    i + 1,
+                    report.steps.len(),
+                    step.name,
+                    step.detail,
+                    if step.changed {
+                        " (changed)"
+                    } else {
+                        " (already done)"
+                    }
+                );
             }
             Ok(())
         }
@@ -72,7 +95,12 @@ async fn main() -> anyhow::Result<()> {
             let state = offline_state(config).await?;
             let report = state.setup().doctor().await?;
             for check in &report.checks {
-                println!("{} {:<18} {}", if check.ok { "ok  " } else { "FAIL" }, check.name, check.detail);
+                println!(
+                    "{} {:<18} {}",
+                    if check.ok { "ok  " } else { "FAIL" },
+                    check.name,
+                    check.detail
+                );
             }
             if !report.healthy() {
                 std::process::exit(1);
@@ -90,7 +118,11 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {
-    let options = StartOptions { listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))), skip_setup: true, ..StartOptions::default() };
+    let options = StartOptions {
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        skip_setup: true,
+        ..StartOptions::default()
+    };
     let running = fapiao::start(config, options).await?;
     Ok(running.state.clone())
 }
@@ -102,17 +134,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let running = fapiao::start(config, StartOptions::default()).await?;
     println!();
     println!("fapiao is running");
-    println!("  merchant API   {}/v1   (Authorization: Bearer {})", running.base_url(), if sandbox { key.as_str() } else { "<server.api_key>" });
+    println!(
+        "  merchant API   {}/v1   (Authorization: Bearer {})",
+        running.base_url(),
+        if sandbox {
+            key.as_str()
+        } else {
+            "<server.api_key>"
+        }
+    );
     println!("  OpenAPI        {}/openapi.json", running.base_url());
     println!("  callback URL   {public}/weixin/callback");
-    println!("  health         {}/healthz  {}/readyz  {}/metrics", running.base_url(), running.base_url(), running.base_url());
+    println!(
+        "  health         {}/healthz  {}/readyz  {}/metrics",
+        running.base_url(),
+        running.base_url(),
+        running.base_url()
+    );
     if let Some(sandbox) = running.sandbox_url() {
         println!("  Weixin sandbox {sandbox}  (accounts: {sandbox}/sandbox/control/accounts)");
         println!("  buyer's cards  {sandbox}/sandbox/cards?openid=<openid>");
         println!("  tour           README.md, \"A five-minute tour\"");
     }
     println!();
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     println!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -37,7 +37,10 @@ impl RandomIds {
                 *b = (seed.rotate_left(i as u32 * 7) & 0xff) as u8;
             }
         }
-        bytes.iter().map(|b| ALPHABET[usize::from(*b) % 36] as char).collect()
+        bytes
+            .iter()
+            .map(|b| ALPHABET[usize::from(*b) % 36] as char)
+            .collect()
     }
 
     fn base36(mut value: u64, width: usize) -> String {
@@ -58,7 +61,9 @@ impl IdGenerator for RandomIds {
     fn issue_key(&self) -> IssueKey {
         // 9 characters of time + 11 random = 20, the most every tax platform accepts.
         let text = format!("{}{}", Self::time_prefix(), Self::random(11));
-        IssueKey::parse(&text).unwrap_or_else(|_| IssueKey::parse("K0000000000000000000").unwrap_or_else(|_| unreachable_id()))
+        IssueKey::parse(&text).unwrap_or_else(|_| {
+            IssueKey::parse("K0000000000000000000").unwrap_or_else(|_| unreachable_id())
+        })
     }
 
     fn order_id(&self) -> OrderId {
