@@ -17,15 +17,33 @@ pub enum Db {
     Postgres,
 }
 
-/// The databases to run on: SQLite always, PostgreSQL when the variable is set.
-pub fn databases() -> Vec<Db> {
-    let mut dbs = vec![Db::Sqlite];
-    if std::env::var("FAPIAO_TEST_DATABASE_URL").is_ok() {
-        dbs.push(Db::Postgres);
-    } else {
-        eprintln!("SKIPPED the PostgreSQL variant: FAPIAO_TEST_DATABASE_URL is not set");
+/// Whether the PostgreSQL variant runs; says so on stderr when it is skipped.
+pub fn postgres_enabled(test: &str) -> bool {
+    let enabled = std::env::var("FAPIAO_TEST_DATABASE_URL").is_ok();
+    if !enabled {
+        eprintln!("SKIPPED {test}::postgres: FAPIAO_TEST_DATABASE_URL is not set");
     }
-    dbs
+    enabled
+}
+
+/// Declares `<name>::sqlite` and `<name>::postgres` tests running `body(Db)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                $body($crate::app::Db::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if $crate::app::postgres_enabled(stringify!($name)) {
+                    $body($crate::app::Db::Postgres).await;
+                }
+            }
+        }
+    };
 }
 
 /// A database for one test: a temporary SQLite file or a fresh PostgreSQL schema.

@@ -49,7 +49,7 @@ async fn states(http: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
-async fn crash_and_restart(kind: Db) {
+pub async fn crash_and_restart(kind: Db) {
     let db = test_db(kind, "restart").await;
     let service_addr = free_port().await;
     let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -204,9 +204,7 @@ async fn crash_and_restart(kind: Db) {
     second.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killed_mid_pipeline_completes_every_order_once_after_restart() {
-    for db in databases() {
-        crash_and_restart(db).await;
-    }
-}
+crate::on_both_databases!(
+    killed_mid_pipeline_completes_every_order_once_after_restart,
+    super::crash_and_restart
+);

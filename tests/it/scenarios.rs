@@ -116,7 +116,7 @@ async fn check_delivered(app: &TestApp, order: &Value, scenario: &str) {
     );
 }
 
-async fn every_scenario(db: Db) {
+pub async fn every_scenario(db: Db) {
     let app = spawn_app(db, "scenarios").await;
     for scenario in ["official_account", "qr_code", "app", "mini_program"] {
         let order_id = format!("E2E-{scenario}");
@@ -141,14 +141,9 @@ async fn every_scenario(db: Db) {
     app.running.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn all_five_scenarios_reach_delivered() {
-    for db in databases() {
-        every_scenario(db).await;
-    }
-}
+crate::on_both_databases!(all_five_scenarios_reach_delivered, super::every_scenario);
 
-async fn failure_paths(db: Db) {
+pub async fn failure_paths(db: Db) {
     let app = spawn_app(db, "failures").await;
 
     // The buyer's authorization fails.
@@ -172,16 +167,24 @@ async fn failure_paths(db: Db) {
         .await;
     let order = app.wait_for("E2E-REJECT", "rejected").await;
     assert_eq!(order["rejection"], "开票失败：购买方名称与税号不符");
-    let orders = app.sandbox_get("/sandbox/control/orders").await;
-    let at_weixin = orders
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["order_id"] == "E2E-REJECT")
-        .cloned()
-        .unwrap();
-    assert!(
-        at_weixin.to_string().contains("reject"),
+    // rejectinsert runs as its own job right after the order is rejected.
+    let mut at_weixin = Value::Null;
+    for _ in 0..100 {
+        let orders = app.sandbox_get("/sandbox/control/orders").await;
+        at_weixin = orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["order_id"] == "E2E-REJECT")
+            .cloned()
+            .unwrap();
+        if at_weixin["status"] == "rejected" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        at_weixin["status"], "rejected",
         "the sandbox saw rejectinsert: {at_weixin}"
     );
     issuer.set_mode(fapiao_issuer::SandboxMode::default());
@@ -259,9 +262,7 @@ async fn failure_paths(db: Db) {
     app.running.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rejection_failed_authorization_status_push_and_reversal() {
-    for db in databases() {
-        failure_paths(db).await;
-    }
-}
+crate::on_both_databases!(
+    rejection_failed_authorization_status_push_and_reversal,
+    super::failure_paths
+);
