@@ -272,6 +272,9 @@ impl TokenManager {
 
         let outcome = match fetch().await {
             Ok(fetched) => {
+                // The key names the kind and the appid (`access_token:wx…`), never a secret.
+                metrics::counter!("fapiao_weixin_token_refreshes_total", "key" => key.to_owned())
+                    .increment(1);
                 let now = self.clock.now();
                 let token = CachedToken {
                     value: Secret::new(fetched.value.expose_secret()),

@@ -747,6 +747,10 @@ impl InvoiceService {
     }
 
     fn weixin_failure(step: Step, error: WeixinError) -> StepResult {
+        let errcode = error
+            .errcode()
+            .map_or_else(|| "transport".to_owned(), |code| code.to_string());
+        metrics::counter!("fapiao_weixin_errors_total", "step" => step.code(), "errcode" => errcode).increment(1);
         match error.class() {
             ErrorClass::Transient | ErrorClass::Token => StepResult::Retry(error.to_string()),
             ErrorClass::Business => match error {
