@@ -19,10 +19,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tracing::Instrument as _;
 
-use crate::error::{CallError, ErrorClass};
+use fapiao_domain::ports::{Clock, TokenCache};
+use fapiao_domain::weixin::ErrorClass;
+
+use crate::error::CallError;
 use crate::token::{
-    Clock, Fetched, InMemoryTokenCache, SystemClock, TokenCache, TokenKind, TokenManager,
-    TokenSettings, cache_key,
+    Fetched, InMemoryTokenCache, SystemClock, TokenKind, TokenManager, TokenSettings, cache_key,
 };
 use crate::wire::{self, ApiStatus, Endpoint, Method, WeixinRequest};
 

@@ -1,28 +1,8 @@
 //! The adapter's own error: richer than the domain's `WeixinError` (it knows HTTP statuses and
 //! whether a request may have reached Weixin), translated to it at the port boundary.
 
-use crate::token::TokenCacheError;
-
-/// What to do about a failed call. Decided on `errcode`, never on `errmsg`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// 40001, 40014, 42001, 41001: the access token; refresh once and retry once.
-    Token,
-    /// -1, 45009, 72036, 72054, 72059, network and 5xx: try again later.
-    Transient,
-    /// Everything else (72xxx, permissions, bad requests): surfaced unchanged.
-    Business,
-}
-
-/// Classifies an errcode.
-pub fn classify_errcode(errcode: i64) -> ErrorClass {
-    match errcode {
-        40001 | 40014 | 42001 | 41001 => ErrorClass::Token,
-        // System busy, daily quota, "invoice is busy", "inserting, wait", "giving to others, wait".
-        -1 | 45009 | 72036 | 72054 | 72059 => ErrorClass::Transient,
-        _ => ErrorClass::Business,
-    }
-}
+use fapiao_domain::ports::RepositoryError;
+use fapiao_domain::weixin::{ErrorClass, classify_errcode};
 
 /// A failed Weixin call.
 #[derive(Debug, thiserror::Error)]
@@ -64,9 +44,9 @@ pub enum CallError {
     /// The request was refused before sending (invalid domain value).
     #[error("weixin request refused before sending: {0}")]
     Invalid(String),
-    /// The token cache failed.
-    #[error(transparent)]
-    Cache(#[from] TokenCacheError),
+    /// The shared token cache failed.
+    #[error("token cache failed: {0}")]
+    Cache(#[from] RepositoryError),
 }
 
 impl CallError {
@@ -86,7 +66,8 @@ impl CallError {
         }
     }
 
-    /// The error's family.
+    /// The error's family, by errcode as the domain classifies it (a 5xx, 429 or a transport
+    /// failure is transient).
     pub fn class(&self) -> ErrorClass {
         match self {
             CallError::Api { errcode, .. } => classify_errcode(*errcode),

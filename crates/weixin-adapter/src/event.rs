@@ -9,9 +9,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use fapiao_domain::ports::{PushDecoder, PushError, PushQuery};
+use fapiao_domain::weixin::WeixinEvent;
 use fapiao_domain::{AppId, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
 
 use crate::crypto::{self, CryptoError, EncryptedReply, KeyRing, RANDOM_LEN};
 use crate::wire::{PushEnvelope, PushEvent, XmlError, XmlFields};
@@ -88,10 +89,11 @@ impl PushConfig {
     }
 }
 
-/// Why a push or a verification request was refused. None of these is Weixin's fault in
-/// normal operation; answer them with a 4xx and log.
+/// Why a push or a verification request was refused, in more detail than the domain's
+/// [`PushError`] (which [`PushDecoder`] answers). None of these happens with Weixin in normal
+/// operation; answer them with a 4xx and log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PushError {
+pub enum ReceiveError {
     /// A required query parameter is absent.
     #[error("push query parameter {0} is missing")]
     MissingParameter(&'static str),
@@ -138,38 +140,6 @@ pub enum PushError {
     Random,
 }
 
-/// Query of the verification GET.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct VerifyQuery {
-    /// URL signature.
-    pub signature: Option<String>,
-    /// Unix seconds.
-    pub timestamp: Option<String>,
-    /// Nonce.
-    pub nonce: Option<String>,
-    /// The string to echo.
-    pub echostr: Option<String>,
-    /// Present only if Weixin ever encrypts the echo (WeChat Work style).
-    pub msg_signature: Option<String>,
-}
-
-/// Query of a pushed POST.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct PushQuery {
-    /// URL signature (token, timestamp, nonce).
-    pub signature: Option<String>,
-    /// Unix seconds.
-    pub timestamp: Option<String>,
-    /// Nonce.
-    pub nonce: Option<String>,
-    /// The sender's openid.
-    pub openid: Option<String>,
-    /// `aes` in compatible and safe mode.
-    pub encrypt_type: Option<String>,
-    /// Signature over token, timestamp, nonce and `Encrypt`.
-    pub msg_signature: Option<String>,
-}
-
 /// A verified, decrypted and parsed push.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Push {
@@ -192,26 +162,26 @@ pub struct PushReceiver {
     config: PushConfig,
 }
 
-fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str, PushError> {
+fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str, ReceiveError> {
     value
         .map(String::as_str)
         .filter(|v| !v.is_empty())
-        .ok_or(PushError::MissingParameter(name))
+        .ok_or(ReceiveError::MissingParameter(name))
 }
 
 impl PushReceiver {
     /// A receiver.
     ///
     /// # Errors
-    /// [`PushError::Config`] when an encrypted mode has no keys or the body limit is zero.
-    pub fn new(config: PushConfig) -> Result<Self, PushError> {
+    /// [`ReceiveError::Config`] when an encrypted mode has no keys or the body limit is zero.
+    pub fn new(config: PushConfig) -> Result<Self, ReceiveError> {
         if config.mode != PushMode::Plain && config.keys.is_none() {
-            return Err(PushError::Config(
+            return Err(ReceiveError::Config(
                 "compatible and safe mode need an encoding aes key",
             ));
         }
         if config.max_body_bytes == 0 {
-            return Err(PushError::Config("max_body_bytes must be positive"));
+            return Err(ReceiveError::Config("max_body_bytes must be positive"));
         }
         Ok(Self { config })
     }
@@ -226,15 +196,15 @@ impl PushReceiver {
         self.config.mode
     }
 
-    fn check_timestamp(&self, timestamp: &str, now: Timestamp) -> Result<(), PushError> {
+    fn check_timestamp(&self, timestamp: &str, now: Timestamp) -> Result<(), ReceiveError> {
         let seconds: i64 = timestamp
             .trim()
             .parse()
-            .map_err(|_| PushError::InvalidTimestamp)?;
+            .map_err(|_| ReceiveError::InvalidTimestamp)?;
         if let Some(window) = self.config.timestamp_window {
             let window = i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
             if now.unix_seconds().saturating_sub(seconds).saturating_abs() > window {
-                return Err(PushError::Stale { timestamp: seconds });
+                return Err(ReceiveError::Stale { timestamp: seconds });
             }
         }
         Ok(())
@@ -250,25 +220,27 @@ impl PushReceiver {
     /// `msg_signature` is present, the echo is treated as encrypted (the WeChat Work scheme),
     /// verified with `msg_signature` and decrypted.
     ///
+    /// The timestamp window does not apply: the check runs once, when an operator saves the
+    /// server URL.
+    ///
     /// # Errors
-    /// [`PushError`] for missing parameters, a bad signature or timestamp, or a bad ciphertext.
-    pub fn verify_url(&self, query: &VerifyQuery, now: Timestamp) -> Result<String, PushError> {
+    /// [`ReceiveError`] for missing parameters, a bad signature, or a bad ciphertext.
+    pub fn verify_url(&self, query: &PushQuery) -> Result<String, ReceiveError> {
         let timestamp = required(query.timestamp.as_ref(), "timestamp")?;
         let nonce = required(query.nonce.as_ref(), "nonce")?;
         let echostr = required(query.echostr.as_ref(), "echostr")?;
-        self.check_timestamp(timestamp, now)?;
         if let Some(msg_signature) = query.msg_signature.as_deref().filter(|s| !s.is_empty()) {
             let expected = crypto::msg_signature(self.token(), timestamp, nonce, echostr);
             if !crypto::signature_matches(&expected, msg_signature) {
-                return Err(PushError::Signature);
+                return Err(ReceiveError::Signature);
             }
-            let keys = self.config.keys.as_ref().ok_or(PushError::NoKey)?;
+            let keys = self.config.keys.as_ref().ok_or(ReceiveError::NoKey)?;
             return Ok(keys.decrypt_for(echostr, self.config.appid.as_str())?);
         }
         let signature = required(query.signature.as_ref(), "signature")?;
         let expected = crypto::url_signature(self.token(), timestamp, nonce);
         if !crypto::signature_matches(&expected, signature) {
-            return Err(PushError::Signature);
+            return Err(ReceiveError::Signature);
         }
         Ok(echostr.to_owned())
     }
@@ -277,15 +249,15 @@ impl PushReceiver {
     /// the timestamp window.
     ///
     /// # Errors
-    /// A typed [`PushError`] for every refusal; never panics, whatever the bytes.
+    /// A typed [`ReceiveError`] for every refusal; never panics, whatever the bytes.
     pub fn receive(
         &self,
         query: &PushQuery,
         body: &[u8],
         now: Timestamp,
-    ) -> Result<Push, PushError> {
+    ) -> Result<Push, ReceiveError> {
         if body.len() > self.config.max_body_bytes {
-            return Err(PushError::BodyTooLarge {
+            return Err(ReceiveError::BodyTooLarge {
                 size: body.len(),
                 limit: self.config.max_body_bytes,
             });
@@ -300,12 +272,12 @@ impl PushReceiver {
 
         if !encrypted {
             if self.config.mode == PushMode::Safe {
-                return Err(PushError::PlaintextRefused);
+                return Err(ReceiveError::PlaintextRefused);
             }
             let signature = required(query.signature.as_ref(), "signature")?;
             let expected = crypto::url_signature(self.token(), timestamp, nonce);
             if !crypto::signature_matches(&expected, signature) {
-                return Err(PushError::Signature);
+                return Err(ReceiveError::Signature);
             }
             let event = PushEvent::parse(body)?;
             return Ok(Push {
@@ -314,13 +286,13 @@ impl PushReceiver {
             });
         }
 
-        let keys = self.config.keys.as_ref().ok_or(PushError::NoKey)?;
+        let keys = self.config.keys.as_ref().ok_or(ReceiveError::NoKey)?;
         let msg_signature = required(query.msg_signature.as_ref(), "msg_signature")?;
         let envelope = PushEnvelope::from_fields(&XmlFields::parse(body)?);
-        let encrypt = envelope.encrypt.ok_or(PushError::MissingEncrypt)?;
+        let encrypt = envelope.encrypt.ok_or(ReceiveError::MissingEncrypt)?;
         let expected = crypto::msg_signature(self.token(), timestamp, nonce, &encrypt);
         if !crypto::signature_matches(&expected, msg_signature) {
-            return Err(PushError::Signature);
+            return Err(ReceiveError::Signature);
         }
         let inner = keys.decrypt_for(&encrypt, self.config.appid.as_str())?;
         let event = PushEvent::parse(inner.as_bytes())?;
@@ -339,13 +311,13 @@ impl PushReceiver {
     /// Encrypts a reply message for safe mode with a fresh nonce and random prefix.
     ///
     /// # Errors
-    /// [`PushError::NoKey`] without keys, [`PushError::Random`] without randomness.
-    pub fn encrypt_reply(&self, reply_xml: &str, now: Timestamp) -> Result<String, PushError> {
-        let keys = self.config.keys.as_ref().ok_or(PushError::NoKey)?;
+    /// [`ReceiveError::NoKey`] without keys, [`ReceiveError::Random`] without randomness.
+    pub fn encrypt_reply(&self, reply_xml: &str, now: Timestamp) -> Result<String, ReceiveError> {
+        let keys = self.config.keys.as_ref().ok_or(ReceiveError::NoKey)?;
         let mut random = [0_u8; RANDOM_LEN];
         let mut nonce = [0_u8; 8];
-        getrandom::fill(&mut random).map_err(|_| PushError::Random)?;
-        getrandom::fill(&mut nonce).map_err(|_| PushError::Random)?;
+        getrandom::fill(&mut random).map_err(|_| ReceiveError::Random)?;
+        getrandom::fill(&mut nonce).map_err(|_| ReceiveError::Random)?;
         let nonce = u64::from_be_bytes(nonce).to_string();
         let reply = EncryptedReply::seal(
             self.token(),
@@ -357,6 +329,47 @@ impl PushReceiver {
             &random,
         );
         Ok(reply.to_xml())
+    }
+}
+
+impl From<ReceiveError> for PushError {
+    fn from(error: ReceiveError) -> Self {
+        match error {
+            ReceiveError::MissingParameter(name) => PushError::Missing(name),
+            ReceiveError::Signature => PushError::BadSignature,
+            ReceiveError::Stale { .. } => PushError::Stale,
+            ReceiveError::InvalidTimestamp => {
+                PushError::Malformed("timestamp is not an integer".to_owned())
+            }
+            ReceiveError::BodyTooLarge { size, .. } => PushError::TooLarge(size),
+            // Safe mode needs the encrypted form: the plaintext one lacks its signature.
+            ReceiveError::PlaintextRefused => PushError::Missing("msg_signature"),
+            ReceiveError::MissingEncrypt => PushError::Missing("Encrypt"),
+            ReceiveError::Crypto(CryptoError::AppIdMismatch) => PushError::WrongAppId,
+            ReceiveError::Crypto(error) => PushError::Decrypt(error.to_string()),
+            ReceiveError::NoKey => PushError::Decrypt(ReceiveError::NoKey.to_string()),
+            ReceiveError::Xml(XmlError::MissingField(field)) => PushError::Missing(field),
+            ReceiveError::Xml(error) => PushError::Malformed(error.to_string()),
+            error @ (ReceiveError::Config(_) | ReceiveError::Random) => {
+                PushError::Malformed(error.to_string())
+            }
+        }
+    }
+}
+
+impl PushDecoder for PushReceiver {
+    fn verify_url(&self, query: &PushQuery) -> Result<String, PushError> {
+        Ok(PushReceiver::verify_url(self, query)?)
+    }
+
+    fn decode(
+        &self,
+        query: &PushQuery,
+        body: &[u8],
+        now: Timestamp,
+    ) -> Result<WeixinEvent, PushError> {
+        let push = self.receive(query, body, now)?;
+        WeixinEvent::try_from(push.event).map_err(|e| PushError::Malformed(e.to_string()))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod client;
 pub mod crypto;
 pub mod error;
 pub mod event;
+mod ports;
 pub mod token;
 pub mod wire;
 
@@ -16,5 +17,6 @@ pub use client::{
     Account, GetPdfAction, LIVE_BASE_URL, ReqwestWeixinClient, RetryPolicy, TokenEndpoint,
     WeixinConfig,
 };
-pub use error::{CallError, ErrorClass, classify_errcode};
-pub use token::{Clock, InMemoryTokenCache, SystemClock, TokenCache, TokenManager, TokenSettings};
+pub use error::CallError;
+pub use event::{PushConfig, PushMode, PushReceiver};
+pub use token::{InMemoryTokenCache, SystemClock, TokenManager, TokenSettings};

@@ -14,50 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use fapiao_domain::{AppId, Timestamp};
+use fapiao_domain::ports::{CachedToken, Clock, RepositoryError, TokenCache};
+use fapiao_domain::{AppId, Secret, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
-/// A cached credential. `Debug` never shows the value.
-#[derive(Debug, Clone)]
-pub struct CachedToken {
-    /// The token or ticket.
-    pub value: SecretString,
-    /// When Weixin stops accepting it.
-    pub expires_at: Timestamp,
-}
-
-/// A failure of the shared cache itself.
-#[derive(Debug, thiserror::Error)]
-#[error("token cache failed")]
-pub struct TokenCacheError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
-
-/// Where tokens and tickets live, so several instances can share one per appid.
-///
-/// `try_acquire_refresh` must be an atomic set-if-absent-or-expired (Redis `SET NX PX`, a
-/// conditional row update).
-#[async_trait]
-pub trait TokenCache: Send + Sync + fmt::Debug {
-    /// The entry under `key`, expired or not.
-    async fn get(&self, key: &str) -> Result<Option<CachedToken>, TokenCacheError>;
-
-    /// Stores `token` under `key`, replacing any entry.
-    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), TokenCacheError>;
-
-    /// Takes the refresh lease of `key` until `lease_until` unless another holder has a live
-    /// one.
-    async fn try_acquire_refresh(
-        &self,
-        key: &str,
-        holder: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> Result<bool, TokenCacheError>;
-
-    /// Gives the lease back if `holder` still holds it.
-    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), TokenCacheError>;
-}
-
-/// The process-local cache: enough for one instance, and the reference for shared ones.
+/// The process-local [`TokenCache`]: enough for one instance; several instances share one
+/// through the storage adapter's implementation.
 #[derive(Debug, Default)]
 pub struct InMemoryTokenCache {
     inner: Mutex<InMemoryState>,
@@ -85,11 +47,11 @@ impl InMemoryTokenCache {
 
 #[async_trait]
 impl TokenCache for InMemoryTokenCache {
-    async fn get(&self, key: &str) -> Result<Option<CachedToken>, TokenCacheError> {
+    async fn get(&self, key: &str) -> Result<Option<CachedToken>, RepositoryError> {
         Ok(self.state().tokens.get(key).cloned())
     }
 
-    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), TokenCacheError> {
+    async fn put(&self, key: &str, token: &CachedToken) -> Result<(), RepositoryError> {
         self.state().tokens.insert(key.to_owned(), token.clone());
         Ok(())
     }
@@ -100,7 +62,7 @@ impl TokenCache for InMemoryTokenCache {
         holder: &str,
         now: Timestamp,
         lease_until: Timestamp,
-    ) -> Result<bool, TokenCacheError> {
+    ) -> Result<bool, RepositoryError> {
         let mut state = self.state();
         match state.leases.get(key) {
             Some((owner, until)) if *until > now && owner != holder => Ok(false),
@@ -113,7 +75,7 @@ impl TokenCache for InMemoryTokenCache {
         }
     }
 
-    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), TokenCacheError> {
+    async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), RepositoryError> {
         let mut state = self.state();
         if state
             .leases
@@ -126,13 +88,7 @@ impl TokenCache for InMemoryTokenCache {
     }
 }
 
-/// Wall-clock time, injected so expiry can be tested.
-pub trait Clock: Send + Sync + fmt::Debug {
-    /// Now.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system clock.
+/// The system clock, for hosts that do not pass their own [`Clock`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -207,7 +163,6 @@ pub struct TokenManager {
 impl fmt::Debug for TokenManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenManager")
-            .field("cache", &self.cache)
             .field("settings", &self.settings)
             .field("holder", &self.holder)
             .finish_non_exhaustive()
@@ -236,7 +191,7 @@ impl TokenManager {
     fn usable(&self, token: &CachedToken, rejected: Option<&SecretString>) -> bool {
         let ahead = i64::try_from(self.settings.refresh_ahead.as_millis()).unwrap_or(i64::MAX);
         self.clock.now() < token.expires_at.plus_millis(-ahead)
-            && rejected.is_none_or(|r| r.expose_secret() != token.value.expose_secret())
+            && rejected.is_none_or(|r| r.expose_secret() != token.value.expose())
     }
 
     fn local_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -269,12 +224,12 @@ impl TokenManager {
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Fetched, E>>,
-        E: From<TokenCacheError>,
+        E: From<RepositoryError>,
     {
         if let Some(token) = self.cache.get(key).await?
             && self.usable(&token, rejected)
         {
-            return Ok(token.value);
+            return Ok(exposed(&token.value));
         }
         let lock = self.local_lock(key);
         let _guard = lock.lock().await;
@@ -282,7 +237,7 @@ impl TokenManager {
         if let Some(token) = &cached
             && self.usable(token, rejected)
         {
-            return Ok(token.value.clone());
+            return Ok(exposed(&token.value));
         }
 
         // Across instances: wait for the lease or for another instance's fresh value. A lease
@@ -311,7 +266,7 @@ impl TokenManager {
             if let Some(token) = &cached
                 && self.usable(token, rejected)
             {
-                return Ok(token.value.clone());
+                return Ok(exposed(&token.value));
             }
         };
 
@@ -319,25 +274,24 @@ impl TokenManager {
             Ok(fetched) => {
                 let now = self.clock.now();
                 let token = CachedToken {
-                    value: fetched.value,
+                    value: Secret::new(fetched.value.expose_secret()),
                     expires_at: now.plus_millis(fetched.expires_in.max(0).saturating_mul(1000)),
                 };
                 match self.cache.put(key, &token).await {
-                    Ok(()) => Ok(token.value),
+                    Ok(()) => Ok(fetched.value),
                     Err(error) => Err(E::from(error)),
                 }
             }
             Err(error) => match cached {
                 Some(token)
                     if self.clock.now() < token.expires_at
-                        && rejected
-                            .is_none_or(|r| r.expose_secret() != token.value.expose_secret()) =>
+                        && rejected.is_none_or(|r| r.expose_secret() != token.value.expose()) =>
                 {
                     tracing::warn!(
                         key,
                         "token refresh failed; using the cached one until it expires"
                     );
-                    Ok(token.value)
+                    Ok(exposed(&token.value))
                 }
                 _ => Err(error),
             },
@@ -350,6 +304,10 @@ impl TokenManager {
         }
         outcome
     }
+}
+
+fn exposed(secret: &Secret) -> SecretString {
+    SecretString::from(secret.expose())
 }
 
 fn instance_id() -> String {

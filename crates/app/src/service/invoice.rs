@@ -563,6 +563,24 @@ impl InvoiceService {
         Ok(count)
     }
 
+    /// Claims up to `limit` due jobs for `worker`.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn claim_jobs(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_millis: i64,
+    ) -> Result<Vec<Job>, AppError> {
+        let now = self.ports.clock.now();
+        Ok(self
+            .ports
+            .jobs
+            .claim(worker, limit, now, now.plus_millis(lease_millis))
+            .await?)
+    }
+
     /// Claims and runs up to `limit` due jobs one after another. Returns their outcomes.
     ///
     /// # Errors
@@ -1076,6 +1094,51 @@ impl InvoiceService {
             cashier: None,
             maker: Some(seller.drawer().to_owned()),
         })
+    }
+
+    /// Orders matching `filter`, most recently updated first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(
+        &self,
+        filter: &fapiao_domain::ports::OrderFilter,
+    ) -> Result<Vec<Order>, AppError> {
+        Ok(self.ports.orders.list(filter).await?)
+    }
+
+    /// Orders per scenario and state.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn counts(&self) -> Result<Vec<fapiao_domain::ports::StateCount>, AppError> {
+        Ok(self.ports.orders.count_by_state().await?)
+    }
+
+    /// The invoice PDF of an issued order (the red invoice's after a reversal is not served here).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the order has no invoice yet.
+    pub async fn pdf(
+        &self,
+        order_id: &OrderId,
+    ) -> Result<fapiao_domain::ports::PdfDocument, AppError> {
+        let order = self.order(order_id).await?;
+        match (order.invoice(), order.issue_key()) {
+            (Some(invoice), Some(key)) => Ok(self.ports.issuer.fetch_pdf(key, invoice).await?),
+            _ => Err(AppError::NotFound(format!(
+                "order {order_id} has no issued invoice yet"
+            ))),
+        }
+    }
+
+    /// Computes the lines, totals and 大写 without storing anything.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] naming the line and the rule.
+    pub fn preview(&self, lines: Vec<LineInput>) -> Result<InvoiceLines, AppError> {
+        InvoiceLines::compute(lines, Direction::Blue)
+            .map_err(|e| AppError::invalid("lines", e.to_string()))
     }
 
     /// The merchant refuses to invoice; the buyer is told `reason`.

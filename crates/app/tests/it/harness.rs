@@ -94,6 +94,7 @@ pub fn setup_done() -> SetupState {
 }
 
 pub struct Harness {
+    pub ports: Ports,
     pub service: InvoiceService,
     pub setup: SetupService,
     pub orders: Arc<InMemoryOrderRepository>,
@@ -124,6 +125,7 @@ pub fn harness(
         ids: Arc::new(SequentialIds::default()),
     };
     Harness {
+        ports: ports.clone(),
         service: InvoiceService::new(ports.clone(), settings()),
         setup: SetupService::new(ports, settings()),
         orders,
@@ -134,6 +136,10 @@ pub fn harness(
 }
 
 impl Harness {
+    pub fn service_ports(&self) -> Ports {
+        self.ports.clone()
+    }
+
     /// Runs due jobs until none are left (moving the clock past retry delays), at most `rounds`.
     pub async fn drain(&self, rounds: usize) -> Vec<JobOutcome> {
         let mut all = Vec::new();

@@ -2,5 +2,6 @@
 //! in-memory fakes (storage, issuer, clock, ids).
 
 mod harness;
+mod http;
 mod scenarios;
 mod setup;

@@ -50,6 +50,7 @@ fn aes_query(encrypt: &str) -> PushQuery {
         openid: Some("oZI8Fj040-be6rlDohc6gkoPOQTQ".into()),
         encrypt_type: Some("aes".into()),
         msg_signature: Some(crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, encrypt)),
+        ..PushQuery::default()
     }
 }
 
@@ -74,32 +75,29 @@ fn assert_authorization(push: &Push) {
 #[test]
 fn url_verification_plain_reference_8_1() {
     let receiver = PushReceiver::new(PushConfig::plain("AAAAA", appid(APPID))).expect("receiver");
-    let query = VerifyQuery {
+    let query = PushQuery {
         signature: Some("f464b24fc39322e44b38aa78f5edd27bd1441696".into()),
         timestamp: Some("1714036504".into()),
         nonce: Some("1514711492".into()),
         echostr: Some("4375120948345356249".into()),
-        msg_signature: None,
+        ..PushQuery::default()
     };
     assert_eq!(
-        receiver.verify_url(&query, now()).as_deref(),
+        receiver.verify_url(&query).as_deref(),
         Ok("4375120948345356249")
     );
-    let forged = VerifyQuery {
+    let forged = PushQuery {
         nonce: Some("1514711493".into()),
         ..query.clone()
     };
-    assert_eq!(
-        receiver.verify_url(&forged, now()),
-        Err(PushError::Signature)
-    );
-    let missing = VerifyQuery {
+    assert_eq!(receiver.verify_url(&forged), Err(ReceiveError::Signature));
+    let missing = PushQuery {
         echostr: None,
         ..query
     };
     assert_eq!(
-        receiver.verify_url(&missing, now()),
-        Err(PushError::MissingParameter("echostr"))
+        receiver.verify_url(&missing),
+        Err(ReceiveError::MissingParameter("echostr"))
     );
 }
 
@@ -110,25 +108,23 @@ fn url_verification_with_encrypted_echo_reference_8_3_v1() {
     );
     let config = PushConfig::encrypted("123456", appid("wx49f0ab532d5d035a"), PushMode::Safe, keys);
     let receiver = PushReceiver::new(config).expect("receiver");
-    let query = VerifyQuery {
+    let query = PushQuery {
         signature: None,
         timestamp: Some("1411443780".into()),
         nonce: Some("437374425".into()),
         echostr: Some("4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q==".into()),
         msg_signature: Some("dd6b9c95b495b3f7e2901bfbc76c664930ffdb96".into()),
+        ..PushQuery::default()
     };
     assert_eq!(
-        receiver.verify_url(&query, now()).as_deref(),
+        receiver.verify_url(&query).as_deref(),
         Ok("5927782489442352469")
     );
-    let forged = VerifyQuery {
+    let forged = PushQuery {
         nonce: Some("437374424".into()),
         ..query
     };
-    assert_eq!(
-        receiver.verify_url(&forged, now()),
-        Err(PushError::Signature)
-    );
+    assert_eq!(receiver.verify_url(&forged), Err(ReceiveError::Signature));
 }
 
 #[test]
@@ -174,11 +170,11 @@ fn compatible_mode_trusts_the_ciphertext_and_accepts_plaintext() {
 fn safe_mode_refuses_plaintext() {
     assert_eq!(
         receiver(PushMode::Safe).receive(&plain_query(), PLAIN.as_bytes(), now()),
-        Err(PushError::PlaintextRefused)
+        Err(ReceiveError::PlaintextRefused)
     );
     assert_eq!(
         receiver(PushMode::Plain).receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::NoKey)
+        Err(ReceiveError::NoKey)
     );
 }
 
@@ -188,19 +184,19 @@ fn forged_signatures_are_refused() {
     query.signature = Some("3f5318b003e99b3e638d725029e846400b9daebf".into());
     assert_eq!(
         receiver(PushMode::Plain).receive(&query, PLAIN.as_bytes(), now()),
-        Err(PushError::Signature)
+        Err(ReceiveError::Signature)
     );
     let mut query = aes_query(ENCRYPT);
     query.nonce = Some("xxxxxy".into());
     assert_eq!(
         receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::Signature)
+        Err(ReceiveError::Signature)
     );
     let mut query = aes_query(ENCRYPT);
     query.msg_signature = None;
     assert_eq!(
         receiver(PushMode::Safe).receive(&query, envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::MissingParameter("msg_signature"))
+        Err(ReceiveError::MissingParameter("msg_signature"))
     );
 }
 
@@ -215,7 +211,7 @@ fn wrong_appid_is_refused() {
     let receiver = PushReceiver::new(config).expect("receiver");
     assert_eq!(
         receiver.receive(&aes_query(ENCRYPT), envelope(ENCRYPT).as_bytes(), now()),
-        Err(PushError::Crypto(CryptoError::AppIdMismatch))
+        Err(ReceiveError::Crypto(CryptoError::AppIdMismatch))
     );
 }
 
@@ -231,7 +227,7 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
     assert!(
         matches!(
             result,
-            Err(PushError::Crypto(
+            Err(ReceiveError::Crypto(
                 CryptoError::Padding | CryptoError::Truncated
             ))
         ),
@@ -243,7 +239,7 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
     assert!(
         matches!(
             result,
-            Err(PushError::Crypto(CryptoError::CiphertextLength(_)))
+            Err(ReceiveError::Crypto(CryptoError::CiphertextLength(_)))
         ),
         "{result:?}"
     );
@@ -257,15 +253,15 @@ fn truncated_and_badly_padded_ciphertexts_are_refused() {
         envelope(&flipped).as_bytes(),
         now(),
     );
-    assert!(matches!(result, Err(PushError::Crypto(_))), "{result:?}");
+    assert!(matches!(result, Err(ReceiveError::Crypto(_))), "{result:?}");
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query("@@@"), envelope("@@@").as_bytes(), now()),
-        Err(PushError::Crypto(CryptoError::Base64))
+        Err(ReceiveError::Crypto(CryptoError::Base64))
     );
     let no_encrypt = "<xml><ToUserName>gh</ToUserName></xml>";
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query(""), no_encrypt.as_bytes(), now()),
-        Err(PushError::MissingEncrypt)
+        Err(ReceiveError::MissingEncrypt)
     );
 }
 
@@ -277,7 +273,7 @@ fn oversized_bodies_are_refused_before_parsing() {
     let body = vec![b'<'; 1025];
     assert_eq!(
         receiver.receive(&PushQuery::default(), &body, now()),
-        Err(PushError::BodyTooLarge {
+        Err(ReceiveError::BodyTooLarge {
             size: 1025,
             limit: 1024
         })
@@ -302,7 +298,7 @@ fn timestamp_window() {
     );
     assert_eq!(
         receiver.receive(&plain_query(), PLAIN.as_bytes(), at(1_409_304_348 + 301)),
-        Err(PushError::Stale {
+        Err(ReceiveError::Stale {
             timestamp: 1_409_304_348
         })
     );
@@ -310,7 +306,7 @@ fn timestamp_window() {
     query.timestamp = Some("yesterday".into());
     assert_eq!(
         receiver.receive(&query, PLAIN.as_bytes(), now()),
-        Err(PushError::InvalidTimestamp)
+        Err(ReceiveError::InvalidTimestamp)
     );
 }
 
@@ -319,23 +315,23 @@ fn dtd_and_entities_are_refused_in_both_layers() {
     let hostile = "<!DOCTYPE xml [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><xml><FromUserName>&e;</FromUserName><CreateTime>1</CreateTime></xml>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), hostile.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     // Inside a correctly signed and encrypted envelope.
     let inner = crypto::encrypt(&key(), b"0123456789abcdef", hostile.as_bytes(), APPID);
     assert_eq!(
         receiver(PushMode::Safe).receive(&aes_query(&inner), envelope(&inner).as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     let bomb = "<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol2 \"&lol;&lol;\">]><xml>&lol2;</xml>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), bomb.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::EntityDeclaration))
+        Err(ReceiveError::Xml(XmlError::EntityDeclaration))
     );
     let doctype = "<!DOCTYPE xml SYSTEM \"http://127.0.0.1/x.dtd\"><xml/>";
     assert_eq!(
         receiver(PushMode::Plain).receive(&plain_query(), doctype.as_bytes(), now()),
-        Err(PushError::Xml(XmlError::Doctype))
+        Err(ReceiveError::Xml(XmlError::Doctype))
     );
 }
 
@@ -385,8 +381,204 @@ fn encrypted_modes_need_keys_and_debug_hides_them() {
     };
     assert!(matches!(
         PushReceiver::new(config),
-        Err(PushError::Config(_))
+        Err(ReceiveError::Config(_))
     ));
     let shown = format!("{:?}", receiver(PushMode::Safe));
     assert!(!shown.contains(TOKEN) && !shown.contains(KEY), "{shown}");
+}
+
+mod decoder {
+    use fapiao_domain::ports::{PushDecoder, PushError};
+    use fapiao_domain::weixin::{AuthOutcome, ReimburseStatus, WeixinEvent};
+    use fapiao_domain::{AuthSource, OrderId};
+
+    use super::*;
+
+    fn decode(mode: PushMode, query: &PushQuery, body: &str) -> Result<WeixinEvent, PushError> {
+        PushDecoder::decode(&receiver(mode), query, body.as_bytes(), now())
+    }
+
+    fn plain_event(inner: &str) -> String {
+        format!(
+            "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><FromUserName><![CDATA[oZI8Fj040-be6rlDohc6gkoPOQTQ]]></FromUserName>\
+             <CreateTime>1475134700</CreateTime><MsgType><![CDATA[event]]></MsgType>{inner}</xml>"
+        )
+    }
+
+    #[test]
+    fn safe_push_becomes_an_authorization_event() {
+        let event =
+            decode(PushMode::Safe, &aes_query(ENCRYPT), &envelope(ENCRYPT)).expect("decoded");
+        let WeixinEvent::Authorization(auth) = &event else {
+            panic!("not an authorization: {event:?}");
+        };
+        assert_eq!(auth.openid.as_str(), "oZI8Fj040-be6rlDohc6gkoPOQTQ");
+        assert_eq!(
+            auth.create_time,
+            Timestamp::from_unix_seconds(1_475_134_700)
+        );
+        assert_eq!(
+            auth.outcome,
+            AuthOutcome::Succeeded(OrderId::parse("1202933957956").expect("order"))
+        );
+        assert_eq!(
+            auth.authorize_appid.as_ref().map(AppId::as_str),
+            Some(APPID)
+        );
+        assert_eq!(auth.source, Some(AuthSource::Web));
+        assert_eq!(auth.s_pappid, None);
+        assert_eq!(event.dedupe_key(), "auth:ok:-:1202933957956");
+    }
+
+    #[test]
+    fn failed_authorization_with_appid_and_sp_appid() {
+        let body = plain_event(
+            "<Event><![CDATA[user_authorize_invoice]]></Event><SuccOrderId><![CDATA[]]></SuccOrderId>\
+             <FailOrderId><![CDATA[o-9]]></FailOrderId><AppId><![CDATA[wxf83dd777cffa4eab]]></AppId>\
+             <Source><![CDATA[somewhere-new]]></Source><SPAppId><![CDATA[d3h4NWNkODUy+X==]]></SPAppId>",
+        );
+        let WeixinEvent::Authorization(auth) =
+            decode(PushMode::Plain, &plain_query(), &body).expect("decoded")
+        else {
+            panic!("not an authorization");
+        };
+        assert_eq!(
+            auth.outcome,
+            AuthOutcome::Failed(OrderId::parse("o-9").expect("order"))
+        );
+        assert_eq!(
+            auth.authorize_appid.as_ref().map(AppId::as_str),
+            Some("wxf83dd777cffa4eab")
+        );
+        // An unknown Source is dropped, not an error.
+        assert_eq!(auth.source, None);
+        assert_eq!(
+            auth.s_pappid.as_ref().map(|s| s.as_str()),
+            Some("d3h4NWNkODUy+X==")
+        );
+    }
+
+    #[test]
+    fn status_and_unknown_events() {
+        let body = plain_event(
+            "<Event><![CDATA[update_invoice_status]]></Event><Status><![CDATA[INVOICE_REIMBURSE_LOCK]]></Status>\
+             <CardId><![CDATA[pjZ8Yt7Um2jYxzneP8GomnxoVFWo]]></CardId><Code><![CDATA[186921658591]]></Code>",
+        );
+        let WeixinEvent::InvoiceStatus(status) =
+            decode(PushMode::Plain, &plain_query(), &body).expect("decoded")
+        else {
+            panic!("not a status event");
+        };
+        assert_eq!(status.status, ReimburseStatus::Lock);
+        assert_eq!(status.code.as_str(), "186921658591");
+
+        let body = plain_event("<Event><![CDATA[subscribe]]></Event>");
+        let event = decode(PushMode::Plain, &plain_query(), &body).expect("decoded");
+        assert_eq!(
+            event,
+            WeixinEvent::Other {
+                msg_type: "event".into(),
+                event: Some("subscribe".into()),
+                from: "oZI8Fj040-be6rlDohc6gkoPOQTQ".into(),
+                create_time: Timestamp::from_unix_seconds(1_475_134_700),
+            }
+        );
+    }
+
+    #[test]
+    fn events_that_do_not_make_domain_values_are_malformed() {
+        let cases = [
+            "<Event>user_authorize_invoice</Event><SuccOrderId>1</SuccOrderId><FailOrderId>2</FailOrderId>",
+            "<Event>user_authorize_invoice</Event>",
+            "<Event>user_authorize_invoice</Event><SuccOrderId>not an id!</SuccOrderId>",
+            "<Event>user_authorize_invoice</Event><SuccOrderId>1</SuccOrderId><AuthorizeAppId>wx-bad!</AuthorizeAppId>",
+            "<Event>update_invoice_status</Event><Status>REIMBURSED</Status><CardId>c</CardId><Code>1</Code>",
+        ];
+        for inner in cases {
+            let result = decode(PushMode::Plain, &plain_query(), &plain_event(inner));
+            assert!(
+                matches!(result, Err(PushError::Malformed(_))),
+                "{inner}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusals_map_to_the_domain_push_error() {
+        let mut forged = plain_query();
+        forged.nonce = Some("other".into());
+        assert_eq!(
+            decode(PushMode::Plain, &forged, PLAIN),
+            Err(PushError::BadSignature)
+        );
+        assert_eq!(
+            decode(PushMode::Safe, &plain_query(), PLAIN),
+            Err(PushError::Missing("msg_signature"))
+        );
+        let wrong = PushConfig::encrypted(
+            TOKEN,
+            appid("wx0000000000000000"),
+            PushMode::Safe,
+            KeyRing::new(key()),
+        );
+        let receiver = PushReceiver::new(wrong).expect("receiver");
+        assert_eq!(
+            PushDecoder::decode(
+                &receiver,
+                &aes_query(ENCRYPT),
+                envelope(ENCRYPT).as_bytes(),
+                now()
+            ),
+            Err(PushError::WrongAppId)
+        );
+        let mut config = PushConfig::plain(TOKEN, appid(APPID));
+        config.max_body_bytes = 10;
+        config.timestamp_window = Some(Duration::from_secs(60));
+        let receiver = PushReceiver::new(config).expect("receiver");
+        assert_eq!(
+            PushDecoder::decode(&receiver, &plain_query(), PLAIN.as_bytes(), now()),
+            Err(PushError::TooLarge(PLAIN.len()))
+        );
+        assert_eq!(
+            PushDecoder::decode(
+                &receiver,
+                &plain_query(),
+                b"<xml/>",
+                Timestamp::from_unix_seconds(2_000_000_000)
+            ),
+            Err(PushError::Stale)
+        );
+        let missing = "<xml><FromUserName>o</FromUserName></xml>";
+        assert_eq!(
+            decode(PushMode::Plain, &plain_query(), missing),
+            Err(PushError::Missing("CreateTime"))
+        );
+        let dtd = "<!DOCTYPE x [<!ENTITY e \"e\">]><xml/>";
+        assert!(matches!(
+            decode(PushMode::Plain, &plain_query(), dtd),
+            Err(PushError::Malformed(_))
+        ));
+        let mut query = aes_query("AAAA");
+        query.msg_signature = Some(crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, "AAAA"));
+        assert!(matches!(
+            decode(PushMode::Safe, &query, &envelope("AAAA")),
+            Err(PushError::Decrypt(_))
+        ));
+        let verify = PushQuery {
+            echostr: Some("e".into()),
+            ..plain_query()
+        };
+        assert_eq!(
+            PushDecoder::verify_url(&receiver, &verify).as_deref(),
+            Ok("e")
+        );
+        let forged = PushQuery {
+            nonce: Some("other".into()),
+            ..verify
+        };
+        assert_eq!(
+            PushDecoder::verify_url(&receiver, &forged),
+            Err(PushError::BadSignature)
+        );
+    }
 }

@@ -33,8 +33,8 @@ fn manager(cache: Arc<dyn TokenCache>, clock: Arc<ManualClock>) -> TokenManager 
 #[derive(Debug, PartialEq)]
 struct FetchError;
 
-impl From<TokenCacheError> for FetchError {
-    fn from(_: TokenCacheError) -> Self {
+impl From<RepositoryError> for FetchError {
+    fn from(_: RepositoryError) -> Self {
         FetchError
     }
 }
@@ -204,7 +204,7 @@ async fn leases_are_exclusive_until_released() {
 #[test]
 fn debug_never_shows_a_token() {
     let token = CachedToken {
-        value: "s3cret-token".into(),
+        value: Secret::new("s3cret-token"),
         expires_at: Timestamp::from_millis(1),
     };
     assert!(!format!("{token:?}").contains("s3cret"));

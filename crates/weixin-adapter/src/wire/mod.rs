@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-mod convert;
+pub(crate) mod convert;
 pub(crate) mod lenient;
 pub mod merchant;
 pub mod platform;

@@ -472,3 +472,63 @@ fn envelope_fields() {
     assert_eq!(envelope.to_user_name.as_deref(), Some("gh_1"));
     assert_eq!(envelope.encrypt.as_deref(), Some("abc="));
 }
+
+mod convert {
+    use fapiao_domain::weixin::{AuthData, AuthFields, AuthStatus, Contact, PdfUrl};
+
+    use super::*;
+
+    #[test]
+    fn contact_time_out_must_fit() {
+        let negative = ContactInfo {
+            phone: "1".into(),
+            time_out: -1,
+        };
+        assert!(Contact::try_from(negative).is_err());
+        let fine = ContactInfo {
+            phone: "1".into(),
+            time_out: 600,
+        };
+        assert_eq!(
+            Contact::try_from(fine),
+            Ok(Contact {
+                phone: "1".into(),
+                time_out_seconds: 600
+            })
+        );
+    }
+
+    #[test]
+    fn auth_fields_round_trip() {
+        let standard = AuthFields::standard();
+        assert_eq!(
+            AuthFields::from(AuthFieldSetting::from(&standard)),
+            standard
+        );
+    }
+
+    #[test]
+    fn undocumented_auth_status_is_kept() {
+        let data = AuthData::from(GetAuthDataResponse {
+            invoice_status: "auth fail".into(),
+            auth_time: Some(0),
+            user_auth_info: None,
+        });
+        assert_eq!(data.status, AuthStatus::Other("auth fail".into()));
+        assert_eq!(data.auth_time, None);
+    }
+
+    #[test]
+    fn empty_urls_are_refused() {
+        let empty = GetPdfResponse {
+            pdf_url: " ".into(),
+            pdf_url_expire_time: 7200,
+        };
+        assert!(PdfUrl::try_from(empty).is_err());
+        let empty = GetAuthUrlResponse {
+            auth_url: String::new(),
+            appid: None,
+        };
+        assert!(fapiao_domain::weixin::AuthUrl::try_from(empty).is_err());
+    }
+}

@@ -1,5 +1,5 @@
 //! What the adapter logs: a span per call with endpoint and errcode, and never a token, a
-//! ticket or a secret.
+//! ticket or a secret. The only test that installs a global subscriber.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -43,7 +43,10 @@ async fn logs_name_the_call_and_never_a_credential() {
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    // Global, not scoped: a span callsite first hit by another test thread under no
+    // subscriber would otherwise stay disabled. Logs of tests running meanwhile land here too,
+    // and must not hold a credential either.
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
 
     let server = MockServer::start().await;
     Mock::given(path("/cgi-bin/stable_token"))

@@ -2,6 +2,7 @@
 
 mod endpoints;
 mod logs;
+mod ports;
 mod properties;
 mod support;
 mod tokens;

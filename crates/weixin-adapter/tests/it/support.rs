@@ -54,7 +54,7 @@ pub fn token_answer(token: &str) -> ResponseTemplate {
 }
 
 /// Mounts a stable-token endpoint for the platform account answering `token`, expected `times`.
-pub async fn mount_token(server: &MockServer, token: &str, times: u64) {
+pub async fn mount_token(server: &MockServer, token: &str, times: impl Into<wiremock::Times>) {
     Mock::given(method("POST"))
         .and(path("/cgi-bin/stable_token"))
         .and(body_partial_json(json!({"appid": APPID})))
@@ -69,6 +69,14 @@ pub async fn mount_token(server: &MockServer, token: &str, times: u64) {
 pub async fn weixin() -> (MockServer, ReqwestWeixinClient) {
     let server = MockServer::start().await;
     mount_token(&server, TOKEN, 1).await;
+    let client = client(&server);
+    (server, client)
+}
+
+/// Like [`weixin`], for tests in which the platform account may never need its token.
+pub async fn weixin_maybe_unused() -> (MockServer, ReqwestWeixinClient) {
+    let server = MockServer::start().await;
+    mount_token(&server, TOKEN, 0..=1).await;
     let client = client(&server);
     (server, client)
 }

@@ -5,8 +5,9 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fapiao_domain::weixin::ErrorClass;
 use fapiao_weixin::wire::{GetContactRequest, InsertCardRequest};
-use fapiao_weixin::{CallError, ErrorClass, ReqwestWeixinClient, RetryPolicy};
+use fapiao_weixin::{CallError, ReqwestWeixinClient, RetryPolicy};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
@@ -339,9 +340,9 @@ async fn unreachable_weixin_is_a_connect_error() {
 async fn tokens_are_shared_through_one_cache() {
     let server = MockServer::start().await;
     mount_token(&server, TOKEN, 1).await;
-    let cache: Arc<dyn fapiao_weixin::TokenCache> =
+    let cache: Arc<dyn fapiao_domain::ports::TokenCache> =
         Arc::new(fapiao_weixin::InMemoryTokenCache::new());
-    let clock: Arc<dyn fapiao_weixin::Clock> = Arc::new(fapiao_weixin::SystemClock);
+    let clock: Arc<dyn fapiao_domain::ports::Clock> = Arc::new(fapiao_weixin::SystemClock);
     let a = ReqwestWeixinClient::with_cache(
         crate::support::config(&server),
         Arc::clone(&cache),

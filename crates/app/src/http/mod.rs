@@ -1,0 +1,437 @@
+//! The axum router: merchant API (`/v1`, API key), Weixin callback, QR redirect, health,
+//! readiness, metrics and the OpenAPI document. The host service binds the socket.
+
+pub mod dto;
+pub mod error;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use fapiao_domain::Secret;
+use fapiao_domain::ids::{OrderId, QrToken};
+use fapiao_domain::invoice::RedReason;
+use fapiao_domain::order::OrderState;
+use fapiao_domain::ports::{OrderFilter, PushDecoder, PushQuery, RecordOutcome};
+use fapiao_domain::scenario::Scenario;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::Notify;
+
+pub use error::Error;
+
+use crate::service::{InvoiceService, Ports, SetupService};
+use crate::settings::Settings;
+
+/// Largest push body accepted (Weixin pushes are a few KB).
+pub const MAX_PUSH_BYTES: usize = 64 * 1024;
+/// Largest merchant API body accepted.
+pub const MAX_API_BYTES: usize = 2 * 1024 * 1024;
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// API key of the merchant API (`Authorization: Bearer <key>`).
+    pub api_key: Secret,
+    /// Public base URL of this service, for QR code short URLs (no trailing slash).
+    pub public_base_url: String,
+}
+
+/// Renders the Prometheus exposition text; the host installs the recorder.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+struct Inner {
+    invoices: InvoiceService,
+    setup: SetupService,
+    ports: Ports,
+    decoder: Arc<dyn PushDecoder>,
+    http: HttpSettings,
+    metrics: Option<MetricsRender>,
+    work: Arc<Notify>,
+}
+
+/// Shared state of the router. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppState { .. }")
+    }
+}
+
+impl AppState {
+    /// State over the ports. `work` is notified whenever a push is stored, so a runner can
+    /// pick it up at once.
+    pub fn new(
+        settings: Settings,
+        http: HttpSettings,
+        ports: Ports,
+        decoder: Arc<dyn PushDecoder>,
+        metrics: Option<MetricsRender>,
+        work: Arc<Notify>,
+    ) -> Self {
+        AppState(Arc::new(Inner {
+            invoices: InvoiceService::new(ports.clone(), settings.clone()),
+            setup: SetupService::new(ports.clone(), settings),
+            ports,
+            decoder,
+            http,
+            metrics,
+            work,
+        }))
+    }
+
+    /// The invoicing service.
+    pub fn invoices(&self) -> &InvoiceService {
+        &self.0.invoices
+    }
+
+    /// The setup service.
+    pub fn setup(&self) -> &SetupService {
+        &self.0.setup
+    }
+}
+
+/// The router: mount it in a host service or serve it alone.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/orders", post(create_order).get(list_orders))
+        .route("/orders/{order_id}", get(get_order))
+        .route("/orders/{order_id}/reject", post(reject_order))
+        .route("/orders/{order_id}/retry", post(retry_order))
+        .route("/orders/{order_id}/reverse", post(reverse_order))
+        .route("/orders/{order_id}/pdf", get(order_pdf))
+        .route("/orders/{order_id}/qr.png", get(order_qr_png))
+        .route("/orders/{order_id}/qr.svg", get(order_qr_svg))
+        .route("/invoices/preview", post(preview))
+        .route("/setup", post(run_setup))
+        .route("/setup/doctor", get(doctor))
+        .layer(DefaultBodyLimit::max(MAX_API_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_api_key,
+        ));
+    Router::new()
+        .nest("/v1", api)
+        .route(
+            "/weixin/callback",
+            get(verify_callback)
+                .post(receive_push)
+                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
+        )
+        .route("/q/{token}", get(scan_qr))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(render_metrics))
+        .route("/openapi.json", get(openapi))
+        .with_state(state)
+}
+
+async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let expected = state.0.http.api_key.expose().as_bytes();
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+        })
+        .unwrap_or_default()
+        .as_bytes();
+    if expected.is_empty() || !constant_time_eq(expected, given) {
+        return Error::Unauthorized.into_response();
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn order_id(raw: &str) -> Result<OrderId, Error> {
+    OrderId::parse(raw).map_err(|e| Error::bad_request("order_id", e.rule))
+}
+
+async fn create_order(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
+    let request = dto::parse_body::<dto::CreateOrderDto>(&body)?.parse()?;
+    let started = state.0.invoices.start(request).await?;
+    metrics::counter!("fapiao_orders_started_total", "scenario" => started.order.scenario().code())
+        .increment(1);
+    let view = dto::started_view(&started, &state.0.http.public_base_url);
+    Ok((StatusCode::CREATED, axum::Json(view)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    scenario: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn list_orders(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, Error> {
+    let filter = OrderFilter {
+        state: query
+            .state
+            .as_deref()
+            .map(|s| {
+                OrderState::parse(s)
+                    .ok_or_else(|| Error::bad_request("state", format!("unknown state {s:?}")))
+            })
+            .transpose()?,
+        scenario: query
+            .scenario
+            .as_deref()
+            .map(|s| Scenario::parse(s).map_err(|e| Error::bad_request("scenario", e)))
+            .transpose()?,
+        limit: query.limit.unwrap_or(50).clamp(1, 500),
+        updated_before: None,
+    };
+    let orders = state.0.invoices.list(&filter).await?;
+    let views: Vec<_> = orders.iter().map(dto::order_view).collect();
+    Ok(axum::Json(json!({ "orders": views })).into_response())
+}
+
+async fn get_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let order = state.0.invoices.order(&order_id(&id)?).await?;
+    Ok(axum::Json(dto::order_view(&order)).into_response())
+}
+
+async fn reject_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let request: dto::RejectDto = dto::parse_body(&body)?;
+    let order = state
+        .0
+        .invoices
+        .reject(&order_id(&id)?, &request.reason, request.url)
+        .await?;
+    state.0.work.notify_one();
+    Ok(axum::Json(dto::order_view(&order)).into_response())
+}
+
+async fn retry_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let order = state.0.invoices.retry(&order_id(&id)?).await?;
+    state.0.work.notify_one();
+    Ok(axum::Json(dto::order_view(&order)).into_response())
+}
+
+async fn reverse_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let request: dto::ReverseDto = dto::parse_body(&body)?;
+    let reason = match request.reason.as_str() {
+        "invoicing_error" => RedReason::InvoicingError,
+        "sales_return" => RedReason::SalesReturn,
+        "service_termination" => RedReason::ServiceTermination,
+        "sales_allowance" => RedReason::SalesAllowance,
+        other => {
+            return Err(Error::bad_request(
+                "reason",
+                format!(
+                    "unknown reason {other:?} (invoicing_error, sales_return, service_termination, sales_allowance)"
+                ),
+            ));
+        }
+    };
+    let order = state.0.invoices.reverse(&order_id(&id)?, reason).await?;
+    state.0.work.notify_one();
+    Ok(axum::Json(dto::order_view(&order)).into_response())
+}
+
+async fn order_pdf(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let id = order_id(&id)?;
+    let pdf = state.0.invoices.pdf(&id).await?;
+    let disposition = format!("inline; filename=\"fapiao-{id}.pdf\"");
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok((headers, pdf.into_bytes()).into_response())
+}
+
+async fn qr_url(state: &AppState, id: &str) -> Result<String, Error> {
+    let order = state.0.invoices.order(&order_id(id)?).await?;
+    let token = order.qr_token().ok_or_else(|| {
+        Error::bad_request("order_id", format!("order {id} is not a qr_code order"))
+    })?;
+    Ok(format!("{}/q/{token}", state.0.http.public_base_url))
+}
+
+async fn order_qr_png(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let url = qr_url(&state, &id).await?;
+    let png = crate::qr::png(&url).map_err(|e| Error::bad_request("qr", e))?;
+    Ok(([(header::CONTENT_TYPE, "image/png")], png).into_response())
+}
+
+async fn order_qr_svg(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, Error> {
+    let url = qr_url(&state, &id).await?;
+    let svg = crate::qr::svg(&url).map_err(|e| Error::bad_request("qr", e))?;
+    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], svg).into_response())
+}
+
+async fn preview(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
+    let request: dto::PreviewDto = dto::parse_body(&body)?;
+    let lines = state.0.invoices.preview(dto::parse_lines(request.lines)?)?;
+    Ok(axum::Json(dto::lines_view(&lines)).into_response())
+}
+
+async fn run_setup(State(state): State<AppState>) -> Result<Response, Error> {
+    let report = state.0.setup.run().await?;
+    let steps: Vec<_> = report
+        .steps
+        .iter()
+        .map(|s| json!({ "step": s.name, "detail": s.detail, "changed": s.changed }))
+        .collect();
+    Ok(axum::Json(json!({ "steps": steps })).into_response())
+}
+
+async fn doctor(State(state): State<AppState>) -> Result<Response, Error> {
+    let report = state.0.setup.doctor().await?;
+    let checks: Vec<_> = report
+        .checks
+        .iter()
+        .map(|c| json!({ "check": c.name, "ok": c.ok, "detail": c.detail }))
+        .collect();
+    Ok(axum::Json(json!({ "healthy": report.healthy(), "checks": checks })).into_response())
+}
+
+async fn scan_qr(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, Error> {
+    let token = QrToken::parse(&token).map_err(|e| Error::bad_request("token", e.rule))?;
+    let url = state.0.invoices.scan_qr(&token).await?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+fn push_query(raw: std::collections::HashMap<String, String>) -> PushQuery {
+    let get = |k: &str| raw.get(k).cloned();
+    PushQuery {
+        signature: get("signature"),
+        timestamp: get("timestamp"),
+        nonce: get("nonce"),
+        echostr: get("echostr"),
+        encrypt_type: get("encrypt_type"),
+        msg_signature: get("msg_signature"),
+        openid: get("openid"),
+    }
+}
+
+async fn verify_callback(
+    State(state): State<AppState>,
+    Query(raw): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Error> {
+    let echo = state.0.decoder.verify_url(&push_query(raw))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain")], echo).into_response())
+}
+
+/// A push is acknowledged only after it is durably in the inbox; processing happens later.
+async fn receive_push(
+    State(state): State<AppState>,
+    Query(raw): Query<std::collections::HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let started = Instant::now();
+    let now = state.0.ports.clock.now();
+    let event = match state.0.decoder.decode(&push_query(raw), &body, now) {
+        Ok(event) => event,
+        Err(e) => {
+            metrics::counter!("fapiao_pushes_refused_total").increment(1);
+            tracing::warn!(error = %e, "push refused");
+            return Err(e.into());
+        }
+    };
+    let outcome = state
+        .0
+        .ports
+        .inbox
+        .record(&event, now)
+        .await
+        .map_err(crate::AppError::from)?;
+    let kind = match outcome {
+        RecordOutcome::Recorded(_) => {
+            state.0.work.notify_one();
+            "recorded"
+        }
+        RecordOutcome::Duplicate => "duplicate",
+    };
+    metrics::counter!("fapiao_pushes_total", "outcome" => kind).increment(1);
+    metrics::histogram!("fapiao_push_seconds").record(started.elapsed().as_secs_f64());
+    Ok(([(header::CONTENT_TYPE, "text/plain")], "success").into_response())
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.0.ports.setup.load().await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("storage unavailable: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    let Some(render) = &state.0.metrics else {
+        return (StatusCode::NOT_FOUND, "metrics are not enabled").into_response();
+    };
+    // Order gauges are read from storage at scrape time, so every instance reports the truth.
+    if let Ok(counts) = state.0.invoices.counts().await {
+        for count in counts {
+            metrics::gauge!("fapiao_orders", "state" => count.state.code(), "scenario" => count.scenario.code())
+                .set(count.count as f64);
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        render(),
+    )
+        .into_response()
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The OpenAPI 3.1 document of the merchant API.
+pub const OPENAPI: &str = include_str!("openapi.json");

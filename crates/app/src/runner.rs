@@ -1,0 +1,140 @@
+//! The workflow runner: drives stored jobs and pushes with bounded concurrency until shut down.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::service::{InvoiceService, JobOutcome};
+
+/// Runner settings.
+#[derive(Debug, Clone)]
+pub struct RunnerSettings {
+    /// Name of this worker in job leases (unique per instance).
+    pub worker_id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// Longest wait between polls when idle.
+    pub idle_poll: Duration,
+    /// Lease of a claimed job; a crashed worker's jobs are reclaimed after it.
+    pub lease: Duration,
+    /// How often orders awaiting authorization are reconciled with `getauthdata`.
+    pub reconcile_every: Duration,
+}
+
+impl Default for RunnerSettings {
+    fn default() -> Self {
+        RunnerSettings {
+            worker_id: "fapiao-1".to_owned(),
+            concurrency: 16,
+            idle_poll: Duration::from_millis(500),
+            lease: Duration::from_secs(60),
+            reconcile_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Drives the pipeline.
+#[derive(Debug)]
+pub struct Runner {
+    invoices: InvoiceService,
+    settings: RunnerSettings,
+    work: Arc<Notify>,
+}
+
+impl Runner {
+    /// A runner over `invoices`; `work` wakes it early (e.g. when a push was stored).
+    pub fn new(invoices: InvoiceService, settings: RunnerSettings, work: Arc<Notify>) -> Self {
+        Runner {
+            invoices,
+            settings,
+            work,
+        }
+    }
+
+    /// One round: pushes first, then due jobs. Returns how many items were handled.
+    ///
+    /// # Errors
+    /// Storage errors (logged by [`Runner::run`], which keeps going).
+    pub async fn round(&self) -> Result<usize, crate::AppError> {
+        let worker = &self.settings.worker_id;
+        let mut handled = self.invoices.process_inbox(worker, 256).await?;
+        let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
+        let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(60_000);
+        let jobs = self.invoices.claim_jobs(worker, limit, lease).await?;
+        handled += jobs.len();
+        let mut set = JoinSet::new();
+        for job in jobs {
+            while set.len() >= self.settings.concurrency.max(1) {
+                Self::reap(set.join_next().await);
+            }
+            let invoices = self.invoices.clone();
+            let worker = worker.clone();
+            set.spawn(async move {
+                let step = job.command.step();
+                let started = Instant::now();
+                let outcome = invoices.run_job(&job, &worker).await;
+                metrics::histogram!("fapiao_step_seconds", "step" => step.code())
+                    .record(started.elapsed().as_secs_f64());
+                let label = match &outcome {
+                    Ok(JobOutcome::Completed) => "completed",
+                    Ok(JobOutcome::Skipped(_)) => "skipped",
+                    Ok(JobOutcome::Retried { .. }) => "retried",
+                    Ok(JobOutcome::Buried(_)) => "buried",
+                    Err(_) => "error",
+                };
+                metrics::counter!("fapiao_jobs_total", "step" => step.code(), "outcome" => label)
+                    .increment(1);
+                outcome
+            });
+        }
+        while let Some(result) = set.join_next().await {
+            Self::reap(Some(result));
+        }
+        Ok(handled)
+    }
+
+    fn reap(result: Option<Result<Result<JobOutcome, crate::AppError>, tokio::task::JoinError>>) {
+        match result {
+            Some(Ok(Err(e))) => {
+                warn!(error = %e, "job failed on storage; its lease will expire and it runs again")
+            }
+            Some(Err(e)) => error!(error = %e, "job task panicked"),
+            _ => {}
+        }
+    }
+
+    /// Runs until `shutdown` turns true; finishes the round in progress first.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        info!(worker = %self.settings.worker_id, concurrency = self.settings.concurrency, "runner started");
+        let mut last_reconcile = Instant::now();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let handled = match self.round().await {
+                Ok(n) => n,
+                Err(e) => {
+                    warn!(error = %e, "runner round failed");
+                    0
+                }
+            };
+            if last_reconcile.elapsed() >= self.settings.reconcile_every {
+                last_reconcile = Instant::now();
+                if let Err(e) = self.invoices.reconcile_awaiting(200).await {
+                    warn!(error = %e, "reconciliation failed");
+                }
+            }
+            if handled == 0 {
+                tokio::select! {
+                    _ = self.work.notified() => {}
+                    _ = tokio::time::sleep(self.settings.idle_poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+        info!("runner stopped");
+    }
+}

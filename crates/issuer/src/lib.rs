@@ -1,0 +1,19 @@
+//! Invoice issuers for fapiao: adapters behind the domain's `InvoiceIssuer` port.
+//!
+//! - [`sandbox`]: the sandbox tax platform, gap-free test numbers, idempotent by key, with
+//!   pending and fault modes, and real PDFs.
+//! - [`pdf`]: draws the face of a 数电 invoice to PDF with an embedded CJK font subset;
+//!   [`face`] turns a domain invoice into the text of that face.
+//!
+//! This crate depends on `fapiao-domain` and never on another adapter or on `app`.
+
+pub mod face;
+pub mod pdf;
+pub mod sandbox;
+
+pub use face::invoice_face;
+pub use pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer, RenderError};
+pub use sandbox::{
+    InMemorySandboxLedger, LedgerError, SANDBOX_MARK, SandboxIssuer, SandboxLedger, SandboxMode,
+    SandboxRecord, SandboxResult,
+};

@@ -1,0 +1,225 @@
+//! Connecting to SQLite or PostgreSQL and migrating the schema.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::migration::Migrator;
+
+/// Which database a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: one file (or memory), one writer at a time.
+    Sqlite,
+    /// PostgreSQL: several instances may share it.
+    Postgres,
+}
+
+/// Tuning for [`Database::connect_with`]; [`DatabaseOptions::default`] suits most deployments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseOptions {
+    /// Pool size. Default: 10 on PostgreSQL, 4 on an SQLite file, 1 for SQLite in memory.
+    pub max_connections: Option<u32>,
+    /// How long a connection waits for the pool, and an SQLite writer for the write lock.
+    pub busy_timeout: Duration,
+    /// PostgreSQL only: the schema every pooled connection works in (`SET search_path`), e.g.
+    /// to share one database between environments. The schema must exist.
+    pub postgres_schema: Option<String>,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            busy_timeout: Duration::from_secs(5),
+            postgres_schema: None,
+        }
+    }
+}
+
+/// Setting up the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The URL names no supported database.
+    #[error(
+        "unsupported database url: expected `sqlite:<path>`, `sqlite::memory:` or `postgres://…`"
+    )]
+    UnsupportedUrl,
+    /// The database could not be opened or reached.
+    #[error("cannot connect to the database")]
+    Connect(#[source] Box<dyn StdError + Send + Sync>),
+    /// A migration failed; the schema is as the last successful migration left it.
+    #[error("database migration failed")]
+    Migration(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// A pool of connections to fapiao's database; cheap to clone.
+///
+/// Repositories (`SeaOrmOrderRepository`, `SeaOrmJobQueue`, …) each hold a clone.
+#[derive(Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    backend: Backend,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password, so only the backend is shown.
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Connects with [`DatabaseOptions::default`].
+    ///
+    /// `sqlite:fapiao.db` (or `sqlite://fapiao.db`) opens that file, creating it if missing, in
+    /// WAL mode with a busy timeout and foreign keys on; `sqlite::memory:` is a private
+    /// in-memory database; `postgres://user@host/db` opens a pool to PostgreSQL.
+    ///
+    /// # Errors
+    /// [`StorageError::UnsupportedUrl`] for another scheme, [`StorageError::Connect`] when the
+    /// database cannot be opened.
+    pub async fn connect(url: &str) -> Result<Database, StorageError> {
+        Database::connect_with(url, &DatabaseOptions::default()).await
+    }
+
+    /// Connects with explicit options; see [`Database::connect`].
+    ///
+    /// # Errors
+    /// As for [`Database::connect`].
+    pub async fn connect_with(
+        url: &str,
+        options: &DatabaseOptions,
+    ) -> Result<Database, StorageError> {
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StorageError::UnsupportedUrl);
+        };
+        let mut connect = ConnectOptions::new(url);
+        connect
+            .acquire_timeout(options.busy_timeout)
+            .connect_timeout(options.busy_timeout)
+            .sqlx_logging(false);
+        match backend {
+            Backend::Sqlite => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                // Each connection to a private in-memory database would see its own database.
+                let default_pool = if in_memory { 1 } else { 4 };
+                connect.max_connections(options.max_connections.unwrap_or(default_pool));
+                let busy_timeout = options.busy_timeout;
+                connect.map_sqlx_sqlite_opts(move |sqlite| {
+                    let sqlite = sqlite
+                        .create_if_missing(true)
+                        .busy_timeout(busy_timeout)
+                        .foreign_keys(true);
+                    if in_memory {
+                        sqlite
+                    } else {
+                        // WAL lets readers run beside the writer; NORMAL sync is durable in
+                        // WAL mode except for the last commits on power loss (not on a crash).
+                        sqlite
+                            .journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Normal)
+                    }
+                });
+            }
+            Backend::Postgres => {
+                connect.max_connections(options.max_connections.unwrap_or(10));
+                if let Some(schema) = &options.postgres_schema {
+                    connect.set_schema_search_path(schema.clone());
+                }
+            }
+        }
+        let conn = sea_orm::Database::connect(connect)
+            .await
+            .map_err(|err| StorageError::Connect(Box::new(err)))?;
+        Ok(Database { conn, backend })
+    }
+
+    /// Applies the migrations not yet applied; running it again does nothing.
+    ///
+    /// # Errors
+    /// [`StorageError::Migration`] when a migration fails.
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        Migrator::up(&self.conn, None)
+            .await
+            .map_err(|err| StorageError::Migration(Box::new(err)))
+    }
+
+    /// The names of the applied migrations, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Migration`] when the migration table cannot be read.
+    pub async fn applied_migrations(&self) -> Result<Vec<String>, StorageError> {
+        let applied = Migrator::get_applied_migrations(&self.conn)
+            .await
+            .map_err(|err| StorageError::Migration(Box::new(err)))?;
+        Ok(applied.iter().map(|m| m.name().to_owned()).collect())
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks that the database answers (for readiness probes).
+    ///
+    /// # Errors
+    /// [`StorageError::Connect`] when it does not.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        self.conn
+            .ping()
+            .await
+            .map_err(|err| StorageError::Connect(Box::new(err)))
+    }
+
+    /// Closes every pooled connection.
+    ///
+    /// # Errors
+    /// [`StorageError::Connect`] when closing fails.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.conn
+            .close()
+            .await
+            .map_err(|err| StorageError::Connect(Box::new(err)))
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    pub(crate) fn db_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Starts a transaction that will write.
+    ///
+    /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front (waiting up to the
+    /// busy timeout), so a transaction that reads before it writes can never fail with
+    /// `SQLITE_BUSY` when upgrading its lock.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        match self.backend {
+            Backend::Sqlite => {
+                self.conn
+                    .begin_with_options(TransactionOptions {
+                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                        ..TransactionOptions::default()
+                    })
+                    .await
+            }
+            Backend::Postgres => self.conn.begin().await,
+        }
+    }
+}

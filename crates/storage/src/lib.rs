@@ -1,0 +1,22 @@
+//! fapiao's persistence: the domain's persistence ports implemented with sea-orm on SQLite
+//! (the embedded default) and PostgreSQL, with the schema migrations, a durable job queue and
+//! the event inbox.
+//!
+//! Only this crate knows sea-orm: entity models stay private and are mapped to domain types
+//! by hand. It depends on `fapiao-domain` and never on another adapter or on `fapiao-app`.
+//!
+//! Start with [`Database::connect`] and [`Database::migrate`], then hand clones of the
+//! [`Database`] to the repositories ([`SeaOrmJobQueue::new`], …).
+
+mod db;
+mod entity;
+mod error;
+mod migration;
+mod repo;
+
+pub use db::{Backend, Database, DatabaseOptions, StorageError};
+pub use repo::{
+    IssuedDocument, LedgerRow, MAX_LIST_LIMIT, SeaOrmDocumentStore, SeaOrmEventInbox,
+    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,
+    SeaOrmSetupStore, SeaOrmTokenCache,
+};

@@ -1,0 +1,212 @@
+//! The event inbox: a push is stored once per dedupe key, then processed under a lease.
+
+use async_trait::async_trait;
+use fapiao_domain::Timestamp;
+use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use fapiao_domain::weixin::WeixinEvent;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+
+use crate::db::Database;
+use crate::entity::inbox_event;
+use crate::error::{corrupt, repository_error};
+
+use super::{to_u32, wall_clock_millis};
+
+/// The event inbox on sea-orm: `INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on both
+/// databases, so concurrent deliveries of one push across instances store it exactly once.
+#[derive(Debug, Clone)]
+pub struct SeaOrmEventInbox {
+    db: Database,
+}
+
+impl SeaOrmEventInbox {
+    /// An inbox over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+
+    /// Deletes processed events received before `before`, returning how many went.
+    ///
+    /// Keep them longer than Weixin's retry span (and any replay window worth covering): a
+    /// push arriving after its row is purged is stored and processed again.
+    ///
+    /// # Errors
+    /// As for the `EventInbox` port.
+    pub async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let res = inbox_event::Entity::delete_many()
+            .filter(inbox_event::Column::ProcessedAt.is_not_null())
+            .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(res.rows_affected)
+    }
+}
+
+impl TryFrom<inbox_event::Model> for InboxItem {
+    type Error = RepositoryError;
+
+    fn try_from(model: inbox_event::Model) -> Result<Self, Self::Error> {
+        Ok(InboxItem {
+            id: model.id,
+            event: serde_json::from_str(&model.payload)
+                .map_err(|err| corrupt("event_inbox.payload", err))?,
+            received_at: Timestamp::from_millis(model.received_at),
+            attempts: to_u32("event_inbox.attempts", model.attempts)?,
+        })
+    }
+}
+
+/// The event's kind, a column for operators; the payload is the whole event.
+fn event_kind(event: &WeixinEvent) -> &'static str {
+    match event {
+        WeixinEvent::Authorization(_) => "authorization",
+        WeixinEvent::InvoiceStatus(_) => "invoice_status",
+        WeixinEvent::Other { .. } => "other",
+    }
+}
+
+#[async_trait]
+impl EventInbox for SeaOrmEventInbox {
+    async fn record(
+        &self,
+        event: &WeixinEvent,
+        received_at: Timestamp,
+    ) -> Result<RecordOutcome, RepositoryError> {
+        let payload =
+            serde_json::to_string(event).map_err(|err| RepositoryError::Other(Box::new(err)))?;
+        let stmt = Statement::from_sql_and_values(
+            self.db.db_backend(),
+            "INSERT INTO event_inbox (dedupe_key, kind, payload, received_at, available_at, attempts) \
+             VALUES ($1, $2, $3, $4, $4, 0) \
+             ON CONFLICT (dedupe_key) DO NOTHING \
+             RETURNING id",
+            [
+                event.dedupe_key().into(),
+                event_kind(event).into(),
+                payload.into(),
+                received_at.millis().into(),
+            ],
+        );
+        let row = self
+            .db
+            .conn()
+            .query_one_raw(stmt)
+            .await
+            .map_err(repository_error)?;
+        match row {
+            Some(row) => {
+                let id: i64 = row.try_get("", "id").map_err(repository_error)?;
+                Ok(RecordOutcome::Recorded(id))
+            }
+            None => Ok(RecordOutcome::Duplicate),
+        }
+    }
+
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<InboxItem>, RepositoryError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let backend = self.db.db_backend();
+        let lock = match backend {
+            DbBackend::Postgres => "FOR UPDATE SKIP LOCKED",
+            _ => "",
+        };
+        let sql = format!(
+            "UPDATE event_inbox SET lease_owner = $1, lease_until = $2 \
+             WHERE id IN (\
+               SELECT id FROM event_inbox \
+               WHERE processed_at IS NULL AND available_at <= $3 \
+                 AND (lease_until IS NULL OR lease_until <= $3) \
+               ORDER BY id LIMIT $4 {lock}) \
+             RETURNING id, dedupe_key, kind, payload, received_at, available_at, attempts, \
+               lease_owner, lease_until, processed_at, note, last_error"
+        );
+        let stmt = Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                worker.into(),
+                lease_until.millis().into(),
+                now.millis().into(),
+                i64::from(limit).into(),
+            ],
+        );
+        let mut models = inbox_event::Entity::find()
+            .from_raw_sql(stmt)
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        models.sort_by_key(|m| m.id);
+        models.into_iter().map(InboxItem::try_from).collect()
+    }
+
+    async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {
+        let res = inbox_event::Entity::update_many()
+            .col_expr(
+                inbox_event::Column::ProcessedAt,
+                Expr::value(wall_clock_millis()),
+            )
+            .col_expr(inbox_event::Column::Note, Expr::value(note))
+            .col_expr(
+                inbox_event::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                inbox_event::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(inbox_event::Column::Id.eq(id))
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        if res.rows_affected == 0 {
+            return Err(RepositoryError::NotFound(format!("inbox event {id}")));
+        }
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: i64,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError> {
+        let res = inbox_event::Entity::update_many()
+            .col_expr(
+                inbox_event::Column::Attempts,
+                Expr::col(inbox_event::Column::Attempts).add(1),
+            )
+            .col_expr(
+                inbox_event::Column::AvailableAt,
+                Expr::value(retry_at.millis()),
+            )
+            .col_expr(inbox_event::Column::LastError, Expr::value(error))
+            .col_expr(
+                inbox_event::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                inbox_event::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(inbox_event::Column::Id.eq(id))
+            .filter(inbox_event::Column::ProcessedAt.is_null())
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        if res.rows_affected == 0 {
+            return Err(RepositoryError::NotFound(format!(
+                "unprocessed inbox event {id}"
+            )));
+        }
+        Ok(())
+    }
+}

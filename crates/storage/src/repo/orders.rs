@@ -1,0 +1,309 @@
+//! Invoice orders with their history, under optimistic concurrency.
+
+use async_trait::async_trait;
+use fapiao_domain::order::{Order, OrderState};
+use fapiao_domain::ports::{NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount};
+use fapiao_domain::scenario::Scenario;
+use fapiao_domain::{CardCode, CardId, OrderKey, QrToken};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use crate::db::Database;
+use crate::entity::{invoice_order, order_history};
+use crate::error::{corrupt, repository_error};
+
+use super::jobs::insert_jobs;
+
+/// The most orders one `list` call returns, whatever the filter asks (a limit of 0 means 1, as
+/// in the domain's in-memory fake).
+pub const MAX_LIST_LIMIT: u32 = 500;
+
+/// Orders on sea-orm: the aggregate as JSON in `invoice_orders.aggregate` beside the columns the
+/// queries use, one `order_history` row per transition, and a `version` column checked and
+/// bumped by every update (optimistic concurrency).
+#[derive(Debug, Clone)]
+pub struct SeaOrmOrderRepository {
+    db: Database,
+}
+
+impl SeaOrmOrderRepository {
+    /// A repository over `db`.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+/// The row that stores `order` at its next version; the aggregate carries that version too, so
+/// a loaded order equals the caller's after its `mark_saved`.
+fn order_row(order: &Order) -> Result<invoice_order::ActiveModel, RepositoryError> {
+    let mut stored = order.clone();
+    stored.mark_saved();
+    let version = stored.version();
+    let aggregate =
+        serde_json::to_string(&stored).map_err(|err| RepositoryError::Other(Box::new(err)))?;
+    let card = order.card();
+    Ok(invoice_order::ActiveModel {
+        s_pappid: Set(order.key().s_pappid.as_str().to_owned()),
+        order_id: Set(order.key().order_id.as_str().to_owned()),
+        scenario: Set(order.scenario().code().to_owned()),
+        state: Set(order.state().code().to_owned()),
+        seller: Set(order.seller().as_str().to_owned()),
+        money_fen: Set(order.money().get()),
+        card_id: Set(card.map(|c| c.card_id.as_str().to_owned())),
+        card_code: Set(card.map(|c| c.code.as_str().to_owned())),
+        qr_token: Set(order.qr_token().map(|t| t.as_str().to_owned())),
+        aggregate: Set(aggregate),
+        version: Set(to_i64(version)),
+        created_at: Set(order.created_at().millis()),
+        updated_at: Set(order.updated_at().millis()),
+    })
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl TryFrom<invoice_order::Model> for Order {
+    type Error = RepositoryError;
+
+    fn try_from(model: invoice_order::Model) -> Result<Self, Self::Error> {
+        let order: Order = serde_json::from_str(&model.aggregate)
+            .map_err(|err| corrupt("invoice_orders.aggregate", err))?;
+        let version = u64::try_from(model.version)
+            .map_err(|_| corrupt("invoice_orders.version", model.version))?;
+        if order.version() != version
+            || order.key().s_pappid.as_str() != model.s_pappid
+            || order.key().order_id.as_str() != model.order_id
+        {
+            return Err(corrupt(
+                "invoice_orders.aggregate",
+                format!(
+                    "order {}/{} v{} does not match its row v{version}",
+                    model.s_pappid,
+                    model.order_id,
+                    order.version()
+                ),
+            ));
+        }
+        Ok(order)
+    }
+}
+
+fn history_rows(order: &Order, after_seq: i64) -> Vec<order_history::ActiveModel> {
+    order
+        .history()
+        .iter()
+        .filter(|entry| i64::from(entry.seq) > after_seq)
+        .map(|entry| order_history::ActiveModel {
+            s_pappid: Set(order.key().s_pappid.as_str().to_owned()),
+            order_id: Set(order.key().order_id.as_str().to_owned()),
+            seq: Set(i64::from(entry.seq)),
+            from_state: Set(entry.from.map(|s| s.code().to_owned())),
+            to_state: Set(entry.to.code().to_owned()),
+            cause: Set(entry.cause.clone()),
+            at: Set(entry.at.millis()),
+        })
+        .collect()
+}
+
+fn key_filter<Q: QueryFilter>(
+    query: Q,
+    key: &OrderKey,
+    s_pappid: impl ColumnTrait,
+    order_id: impl ColumnTrait,
+) -> Q {
+    query
+        .filter(s_pappid.eq(key.s_pappid.as_str()))
+        .filter(order_id.eq(key.order_id.as_str()))
+}
+
+async fn insert_history<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<order_history::ActiveModel>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    order_history::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+impl SeaOrmOrderRepository {
+    async fn find_one(
+        &self,
+        select: sea_orm::Select<invoice_order::Entity>,
+    ) -> Result<Option<Order>, RepositoryError> {
+        select
+            .one(self.db.conn())
+            .await
+            .map_err(repository_error)?
+            .map(Order::try_from)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl OrderRepository for SeaOrmOrderRepository {
+    async fn insert(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        let row = order_row(order)?;
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        row.insert(&txn)
+            .await
+            .map_err(|err| match repository_error(err) {
+                RepositoryError::Conflict(_) => {
+                    RepositoryError::Conflict(format!("order {}", order.key().order_id))
+                }
+                other => other,
+            })?;
+        insert_history(&txn, history_rows(order, i64::MIN))
+            .await
+            .map_err(repository_error)?;
+        insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)
+    }
+
+    async fn get(&self, key: &OrderKey) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(invoice_order::Entity::find_by_id((
+            key.s_pappid.as_str().to_owned(),
+            key.order_id.as_str().to_owned(),
+        )))
+        .await
+    }
+
+    async fn find_by_card(
+        &self,
+        card_id: &CardId,
+        code: &CardCode,
+    ) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(
+            invoice_order::Entity::find()
+                .filter(invoice_order::Column::CardId.eq(card_id.as_str()))
+                .filter(invoice_order::Column::CardCode.eq(code.as_str())),
+        )
+        .await
+    }
+
+    async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(
+            invoice_order::Entity::find().filter(invoice_order::Column::QrToken.eq(token.as_str())),
+        )
+        .await
+    }
+
+    async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        let expected = order.version();
+        let mut row = order_row(order)?;
+        // The key is the filter, not something to set.
+        row.s_pappid = sea_orm::ActiveValue::NotSet;
+        row.order_id = sea_orm::ActiveValue::NotSet;
+        row.created_at = sea_orm::ActiveValue::NotSet;
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let res = key_filter(
+            invoice_order::Entity::update_many().set(row),
+            order.key(),
+            invoice_order::Column::SPappid,
+            invoice_order::Column::OrderId,
+        )
+        .filter(invoice_order::Column::Version.eq(to_i64(expected)))
+        .exec(&txn)
+        .await
+        .map_err(repository_error)?;
+        if res.rows_affected == 0 {
+            let exists = key_filter(
+                invoice_order::Entity::find(),
+                order.key(),
+                invoice_order::Column::SPappid,
+                invoice_order::Column::OrderId,
+            )
+            .one(&txn)
+            .await
+            .map_err(repository_error)?
+            .is_some();
+            // Dropping the transaction rolls it back: nothing was written.
+            return Err(if exists {
+                RepositoryError::StaleVersion { expected }
+            } else {
+                RepositoryError::NotFound(format!("order {}", order.key().order_id))
+            });
+        }
+        let stored_seq: Option<i64> = key_filter(
+            order_history::Entity::find(),
+            order.key(),
+            order_history::Column::SPappid,
+            order_history::Column::OrderId,
+        )
+        .select_only()
+        .column_as(Expr::col(order_history::Column::Seq).max(), "max_seq")
+        .into_tuple()
+        .one(&txn)
+        .await
+        .map_err(repository_error)?
+        .flatten();
+        insert_history(&txn, history_rows(order, stored_seq.unwrap_or(i64::MIN)))
+            .await
+            .map_err(repository_error)?;
+        insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)
+    }
+
+    async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError> {
+        let mut select = invoice_order::Entity::find();
+        if let Some(state) = filter.state {
+            select = select.filter(invoice_order::Column::State.eq(state.code()));
+        }
+        if let Some(scenario) = filter.scenario {
+            select = select.filter(invoice_order::Column::Scenario.eq(scenario.code()));
+        }
+        if let Some(before) = filter.updated_before {
+            select = select.filter(invoice_order::Column::UpdatedAt.lt(before.millis()));
+        }
+        select
+            .order_by_desc(invoice_order::Column::UpdatedAt)
+            .order_by_desc(invoice_order::Column::SPappid)
+            .order_by_desc(invoice_order::Column::OrderId)
+            .limit(u64::from(filter.limit.clamp(1, MAX_LIST_LIMIT)))
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?
+            .into_iter()
+            .map(Order::try_from)
+            .collect()
+    }
+
+    async fn count_by_state(&self) -> Result<Vec<StateCount>, RepositoryError> {
+        let rows: Vec<(String, String, i64)> = invoice_order::Entity::find()
+            .select_only()
+            .column(invoice_order::Column::Scenario)
+            .column(invoice_order::Column::State)
+            .column_as(Expr::col(invoice_order::Column::OrderId).count(), "n")
+            .group_by(invoice_order::Column::Scenario)
+            .group_by(invoice_order::Column::State)
+            .order_by_asc(invoice_order::Column::Scenario)
+            .order_by_asc(invoice_order::Column::State)
+            .into_tuple()
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        let mut counts = rows
+            .into_iter()
+            .map(|(scenario, state, count)| {
+                Ok(StateCount {
+                    scenario: Scenario::parse(&scenario)
+                        .map_err(|err| corrupt("invoice_orders.scenario", err))?,
+                    state: OrderState::parse(&state).ok_or_else(|| {
+                        corrupt("invoice_orders.state", format!("unknown state {state:?}"))
+                    })?,
+                    count: u64::try_from(count).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, RepositoryError>>()?;
+        // Lifecycle order, as the domain's enums sort, not the codes' alphabetical order.
+        counts.sort_by_key(|c| (c.scenario, c.state));
+        Ok(counts)
+    }
+}

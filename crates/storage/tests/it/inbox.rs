@@ -1,0 +1,208 @@
+use std::sync::Arc;
+
+use fapiao_domain::ports::{EventInbox, RecordOutcome, RepositoryError};
+use fapiao_domain::weixin::WeixinEvent;
+use fapiao_storage::SeaOrmEventInbox;
+
+use crate::harness::{Kind, TestDb, at};
+use crate::on_both;
+
+on_both!(
+    a_duplicate_push_is_stored_once,
+    concurrent_duplicate_pushes_are_stored_once,
+    claim_release_and_mark_processed,
+    purge_removes_only_old_processed_events,
+);
+
+/// A push whose dedupe key is determined by `from`.
+fn event(from: &str) -> WeixinEvent {
+    WeixinEvent::Other {
+        msg_type: "event".to_owned(),
+        event: Some("subscribe".to_owned()),
+        from: from.to_owned(),
+        create_time: at(1_700_000_000_000),
+    }
+}
+
+async fn a_duplicate_push_is_stored_once(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    let first = inbox
+        .record(&event("auth:ok:p:o-1"), at(1_000))
+        .await
+        .expect("record");
+    let RecordOutcome::Recorded(id) = first else {
+        panic!("first push stored, got {first:?}");
+    };
+    let retried = inbox
+        .record(&event("auth:ok:p:o-1"), at(6_000))
+        .await
+        .expect("record");
+    assert_eq!(retried, RecordOutcome::Duplicate);
+
+    let items = inbox
+        .claim("w", 10, at(10_000), at(20_000))
+        .await
+        .expect("claim");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].id, id);
+    assert_eq!(items[0].event, event("auth:ok:p:o-1"));
+    assert_eq!(
+        items[0].received_at,
+        at(1_000),
+        "the duplicate changed nothing"
+    );
+    assert_eq!(items[0].attempts, 0);
+
+    // Even after processing, a late retry of the same push stays a duplicate.
+    inbox.mark_processed(id, None).await.expect("processed");
+    let late = inbox
+        .record(&event("auth:ok:p:o-1"), at(30_000))
+        .await
+        .expect("record");
+    assert_eq!(late, RecordOutcome::Duplicate);
+    assert!(
+        inbox
+            .claim("w", 10, at(40_000), at(50_000))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+async fn concurrent_duplicate_pushes_are_stored_once(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let first = Arc::new(SeaOrmEventInbox::new(test_db.db.clone()));
+    let second = Arc::new(SeaOrmEventInbox::new(test_db.second_instance().await));
+    let mut tasks = Vec::new();
+    for n in 0..16 {
+        let inbox = if n % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            inbox
+                .record(&event(&format!("status:card:code:LOCK:{}", n % 4)), at(n))
+                .await
+                .expect("record")
+        }));
+    }
+    let mut recorded = 0;
+    for task in tasks {
+        if matches!(task.await.expect("task"), RecordOutcome::Recorded(_)) {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 4, "one per distinct dedupe key");
+}
+
+async fn claim_release_and_mark_processed(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    for n in 0..3 {
+        inbox
+            .record(&event(&format!("e-{n}")), at(n))
+            .await
+            .expect("record");
+    }
+    let items = inbox
+        .claim("w1", 2, at(100), at(10_100))
+        .await
+        .expect("claim");
+    let ids: Vec<_> = items.iter().map(|i| i.id).collect();
+    assert_eq!(items.len(), 2);
+    // Leased items are not handed to a second worker; the third one is.
+    let rest = inbox
+        .claim("w2", 10, at(200), at(10_200))
+        .await
+        .expect("claim");
+    assert_eq!(rest.len(), 1);
+    assert!(!ids.contains(&rest[0].id));
+
+    inbox
+        .mark_processed(ids[0], Some("ignored: unknown order".to_owned()))
+        .await
+        .expect("processed");
+    inbox
+        .release(ids[1], at(5_000), "order busy")
+        .await
+        .expect("release");
+    assert!(
+        inbox
+            .claim("w3", 10, at(4_999), at(9_999))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "released for later, processed for good, third still leased"
+    );
+    let again = inbox
+        .claim("w3", 10, at(5_000), at(15_000))
+        .await
+        .expect("claim");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, ids[1]);
+    assert_eq!(again[0].attempts, 1);
+
+    // The third item's lease (until 10_200) expires and it comes back.
+    let expired = inbox
+        .claim("w4", 10, at(10_200), at(20_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        expired.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [rest[0].id]
+    );
+
+    let err = inbox
+        .release(ids[0], at(0), "x")
+        .await
+        .expect_err("processed");
+    assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
+    let err = inbox
+        .mark_processed(9_999_999, None)
+        .await
+        .expect_err("no such event");
+    assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
+}
+
+async fn purge_removes_only_old_processed_events(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    let RecordOutcome::Recorded(old) = inbox
+        .record(&event("old"), at(1_000))
+        .await
+        .expect("record")
+    else {
+        panic!("stored");
+    };
+    inbox
+        .record(&event("old-unprocessed"), at(1_000))
+        .await
+        .expect("record");
+    let RecordOutcome::Recorded(new) = inbox
+        .record(&event("new"), at(90_000))
+        .await
+        .expect("record")
+    else {
+        panic!("stored");
+    };
+    inbox.mark_processed(old, None).await.expect("processed");
+    inbox.mark_processed(new, None).await.expect("processed");
+    assert_eq!(inbox.purge_processed(at(50_000)).await.expect("purge"), 1);
+    // The purged key may be stored again; the recent one is still deduplicated.
+    assert!(matches!(
+        inbox
+            .record(&event("old"), at(100_000))
+            .await
+            .expect("record"),
+        RecordOutcome::Recorded(_)
+    ));
+    assert_eq!(
+        inbox
+            .record(&event("new"), at(100_000))
+            .await
+            .expect("record"),
+        RecordOutcome::Duplicate
+    );
+}
