@@ -33,7 +33,7 @@ impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
             public_base_url: None,
-            seed: 20_240_501,
+            seed: 20_260_501,
             accounts: AccountConfig::defaults(),
             timing: Timing::default(),
             push: PushSettings::default(),
@@ -102,11 +102,13 @@ fn default_push_token() -> String {
 }
 
 /// The EncodingAESKey of the default accounts (43 characters of `[A-Za-z0-9]`).
-pub const DEFAULT_ENCODING_AES_KEY: &str = "sandboxEncodingAESKey0123456789abcdefghijkl";
+pub const DEFAULT_ENCODING_AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
 impl AccountConfig {
     /// The default merchant: an Official Account (the platform account), a Mini Program and
-    /// an Open Platform app, none with a callback URL.
+    /// an Open Platform app, in safe mode and with the appids, secrets, Token and
+    /// EncodingAESKey of the `fapiao` service's sandbox profile; none has a callback URL
+    /// (set one in the configuration or with `POST /sandbox/control/accounts/{appid}`).
     pub fn defaults() -> Vec<AccountConfig> {
         let account = |appid: &str, secret: &str, role, name: &str| AccountConfig {
             appid: appid.to_owned(),
@@ -117,26 +119,26 @@ impl AccountConfig {
             callback_url: None,
             token: default_push_token(),
             encoding_aes_key: Some(DEFAULT_ENCODING_AES_KEY.to_owned()),
-            push_mode: PushMode::Plain,
+            push_mode: PushMode::Safe,
         };
         vec![
             account(
-                "wx5a2db0c0ffee0001",
-                "sandbox-secret-official-account",
+                "wxsandboxofficial01",
+                "sandbox-official-account-secret",
                 AccountRole::OfficialAccount,
-                "沙箱咖啡 Sandbox Coffee",
+                "沙箱餐饮 Sandbox Dining",
             ),
             account(
-                "wx5a2db0c0ffee0002",
-                "sandbox-secret-mini-program",
+                "wxsandboxminiprog01",
+                "sandbox-mini-program-secret",
                 AccountRole::MiniProgram,
-                "沙箱咖啡小程序 Sandbox Coffee Mini Program",
+                "沙箱餐饮小程序 Sandbox Dining Mini Program",
             ),
             account(
-                "wx5a2db0c0ffee0003",
-                "sandbox-secret-app",
+                "wxsandboxopenapp01",
+                "sandbox-open-platform-secret",
                 AccountRole::OpenPlatformApp,
-                "沙箱咖啡 App Sandbox Coffee App",
+                "沙箱餐饮 App Sandbox Dining App",
             ),
         ]
     }

@@ -93,7 +93,7 @@ impl Api {
     }
 
     fn post_only(self) -> bool {
-        self.endpoint().method == wire::Method::Post && self != Api::StableToken
+        self.endpoint().method == wire::Method::Post
     }
 }
 

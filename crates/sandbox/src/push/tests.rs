@@ -1,13 +1,14 @@
+use fapiao_domain::ports::PushQuery;
 use fapiao_domain::{AppId, Timestamp};
 use fapiao_weixin::crypto::{AesKey, KeyRing};
-use fapiao_weixin::event::{PushConfig, PushMode as ReceiverMode, PushQuery, PushReceiver};
+use fapiao_weixin::event::{PushConfig, PushMode as ReceiverMode, PushReceiver};
 use fapiao_weixin::wire::PushEvent;
 
 use super::*;
 use crate::config::{DEFAULT_ENCODING_AES_KEY, SandboxConfig};
 use crate::state::test_state;
 
-const OA: &str = "wx5a2db0c0ffee0001";
+const OA: &str = "wxsandboxofficial01";
 
 fn authorize_event() -> EventMessage {
     EventMessage {
@@ -17,7 +18,7 @@ fn authorize_event() -> EventMessage {
         body: EventBody::Authorize {
             succ_order_id: "order-1".to_owned(),
             fail_order_id: String::new(),
-            authorize_appid: "wx5a2db0c0ffee0002".to_owned(),
+            authorize_appid: "wxsandboxminiprog01".to_owned(),
             source: "wxa".to_owned(),
             s_pappid: "c3BhcHBpZA".to_owned(),
         },
@@ -89,7 +90,10 @@ fn expect_authorization(event: &PushEvent) {
     };
     assert_eq!(event.succ_order_id.as_deref(), Some("order-1"));
     assert_eq!(event.fail_order_id, None);
-    assert_eq!(event.authorize_appid.as_deref(), Some("wx5a2db0c0ffee0002"));
+    assert_eq!(
+        event.authorize_appid.as_deref(),
+        Some("wxsandboxminiprog01")
+    );
     assert_eq!(event.source.as_deref(), Some("wxa"));
     assert_eq!(event.s_pappid.as_deref(), Some("c3BhcHBpZA"));
     assert_eq!(event.header.from_user_name, "oBuyer");
@@ -134,7 +138,7 @@ fn appid_element_and_sp_appid_are_configurable() {
         ..Unconfirmed::default()
     };
     let xml = to_xml(&authorize_event().fields(&unconfirmed));
-    assert!(xml.contains("<AppId><![CDATA[wx5a2db0c0ffee0002]]></AppId>"));
+    assert!(xml.contains("<AppId><![CDATA[wxsandboxminiprog01]]></AppId>"));
     assert!(!xml.contains("AuthorizeAppId"));
     assert!(!xml.contains("SPAppId"));
     unconfirmed.event_appid_element = AppIdElement::Both;

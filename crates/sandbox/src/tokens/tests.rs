@@ -4,8 +4,8 @@ use super::*;
 use crate::config::SandboxConfig;
 use crate::state::test_state;
 
-const OA: &str = "wx5a2db0c0ffee0001";
-const SECRET: &str = "sandbox-secret-official-account";
+const OA: &str = "wxsandboxofficial01";
+const SECRET: &str = "sandbox-official-account-secret";
 
 fn token_of(answer: ApiResult) -> (String, i64) {
     match answer {

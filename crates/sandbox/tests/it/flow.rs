@@ -1,85 +1,73 @@
 //! The "done when": a client that only changes its base URL completes the whole flow,
-//! and the rejection path ends in 72035.
+//! and the rejection path ends in 72035. Driven through the adapter's domain ports.
 
-use fapiao_domain::Timestamp;
-use fapiao_weixin::event::{PushConfig, PushReceiver};
-use fapiao_weixin::wire::{
-    ContactInfo, GetAuthDataRequest, GetAuthUrlRequest, PushEvent, RejectInsertRequest,
-    SetContactRequest, UpdateStatusRequest,
+use fapiao_domain::ports::{PushDecoder, WeixinMerchantApi, WeixinPlatformApi};
+use fapiao_domain::weixin::{
+    AuthOutcome, AuthStatus, AuthUrlRequest, Contact, ReimburseStatus, RejectRequest, WeixinEvent,
 };
+use fapiao_domain::{AuthSource, CardCode, Fen, OrderId, PageStyle, Timestamp};
+use fapiao_weixin::crypto::{AesKey, KeyRing};
+use fapiao_weixin::{PushConfig, PushMode, PushReceiver};
 use serde_json::json;
 
 use crate::support::{
-    Behaviour, Callback, OA, TestSandbox, appid, card_template, errcode, insert_request,
-    push_query, sample_pdf,
+    Behaviour, Callback, OA, TestSandbox, appid, insertion, port_errcode, push_query, sample_pdf,
+    template, upload,
 };
 
 #[tokio::test]
 async fn whole_flow_and_rejection_path() {
     let sandbox = TestSandbox::start().await;
     let merchant = Callback::start(Behaviour::Succeed).await;
-    sandbox.set_callback(OA, &merchant.url, "plain").await;
+    // The default accounts push in safe mode, as the fapiao service expects.
+    sandbox.set_callback(OA, &merchant.url, "safe").await;
     let client = sandbox.client();
     let oa = appid(OA);
 
     // token → seturl → contact → ticket
     client.access_token(&oa).await.expect("token");
-    let s_pappid = client.fetch_s_pappid(&oa).await.expect("seturl");
-    assert_eq!(s_pappid.len(), 68);
-    assert_eq!(client.fetch_s_pappid(&oa).await.expect("seturl"), s_pappid);
-    client
-        .execute(
-            &oa,
-            &SetContactRequest {
-                contact: ContactInfo {
-                    phone: "021-88888888".to_owned(),
-                    time_out: 7200,
-                },
-            },
-        )
+    let s_pappid = client.platform_id().await.expect("seturl");
+    assert_eq!(client.platform_id().await.expect("seturl"), s_pappid);
+    assert_eq!(client.contact().await.expect("get_contact"), None);
+    let contact = Contact {
+        phone: "021-88888888".to_owned(),
+        time_out_seconds: 7200,
+    };
+    client.set_contact(&contact).await.expect("set_contact");
+    assert_eq!(client.contact().await.expect("get_contact"), Some(contact));
+    let ticket = WeixinMerchantApi::wx_card_ticket(&client, &oa)
         .await
-        .expect("set_contact");
-    let ticket = client.wx_card_ticket(&oa).await.expect("ticket");
+        .expect("ticket");
 
     // getauthurl → the buyer authorizes (control API) → getauthdata
-    let auth_url = client
-        .execute(
-            &oa,
-            &GetAuthUrlRequest {
-                s_pappid: s_pappid.clone(),
-                order_id: "order-0001".to_owned(),
-                money: 3800,
-                timestamp: 1_714_000_000,
-                source: "web".to_owned(),
-                redirect_url: Some("https://merchant.example/done".to_owned()),
-                ticket: ticket.clone(),
-                page_type: 0,
-            },
-        )
-        .await
-        .expect("getauthurl");
+    let order_id = OrderId::parse("order-0001").expect("order_id");
+    let request = AuthUrlRequest {
+        s_pappid: s_pappid.clone(),
+        order_id: order_id.clone(),
+        money: Fen::new(3800),
+        timestamp: Timestamp::from_unix_seconds(1_714_000_000),
+        source: AuthSource::Web,
+        redirect_url: Some("https://merchant.example/done".to_owned()),
+        ticket: ticket.clone(),
+        page_style: PageStyle::Apply,
+    };
+    let auth_url = client.auth_url(&oa, &request).await.expect("getauthurl");
     assert!(
         auth_url
-            .auth_url
+            .url
             .starts_with(&format!("{}/sandbox/auth?", sandbox.base))
     );
     assert_eq!(auth_url.appid, None);
     let never = client
-        .execute(
-            &oa,
-            &GetAuthDataRequest {
-                s_pappid: s_pappid.clone(),
-                order_id: "order-0001".to_owned(),
-            },
-        )
+        .auth_data(&s_pappid, &order_id)
         .await
         .expect("getauthdata");
-    assert_eq!(never.invoice_status, "never auth");
+    assert_eq!(never.status, AuthStatus::NeverAuth);
 
     let authorized = sandbox
         .control_ok(
             "/sandbox/control/authorize",
-            json!({"s_pappid": s_pappid, "order_id": "order-0001", "wait": true}),
+            json!({"s_pappid": s_pappid.as_str(), "order_id": "order-0001", "wait": true}),
         )
         .await;
     assert_eq!(authorized["order"]["status"], "authorized");
@@ -89,71 +77,80 @@ async fn whole_flow_and_rejection_path() {
         .expect("openid")
         .to_owned();
 
-    // The merchant got the event, and the adapter's receiver accepts it.
+    // The merchant got the encrypted event, and the adapter's push decoder accepts it.
     let received = merchant.received();
     assert_eq!(received.len(), 1);
-    let receiver =
-        PushReceiver::new(PushConfig::plain("sandboxtoken", oa.clone())).expect("receiver");
-    let push = receiver
-        .receive(
+    assert!(
+        !received[0].body.contains("SuccOrderId"),
+        "safe mode hides the message"
+    );
+    let decoder = PushReceiver::new(PushConfig::encrypted(
+        "sandboxtoken",
+        oa.clone(),
+        PushMode::Safe,
+        KeyRing::new(
+            AesKey::from_encoding_aes_key(fapiao_sandbox::config::DEFAULT_ENCODING_AES_KEY)
+                .expect("key"),
+        ),
+    ))
+    .expect("decoder");
+    let event = decoder
+        .decode(
             &push_query(&received[0].query),
             received[0].body.as_bytes(),
             Timestamp::from_unix_seconds(0),
         )
-        .expect("push verifies");
-    let PushEvent::UserAuthorizeInvoice(event) = push.event else {
-        panic!("not an authorization event");
+        .expect("push decodes");
+    let WeixinEvent::Authorization(event) = event else {
+        panic!("not an authorization event: {event:?}");
     };
-    assert_eq!(event.succ_order_id.as_deref(), Some("order-0001"));
-    assert_eq!(event.authorize_appid.as_deref(), Some(OA));
-    assert_eq!(event.source.as_deref(), Some("web"));
-    assert_eq!(event.s_pappid.as_deref(), Some(s_pappid.as_str()));
-    assert_eq!(event.header.from_user_name, openid);
+    assert_eq!(event.outcome, AuthOutcome::Succeeded(order_id.clone()));
+    assert_eq!(event.authorize_appid, Some(oa.clone()));
+    assert_eq!(event.source, Some(AuthSource::Web));
+    assert_eq!(event.s_pappid, Some(s_pappid.clone()));
+    assert_eq!(event.openid.as_str(), openid);
 
     let data = client
-        .execute(
-            &oa,
-            &GetAuthDataRequest {
-                s_pappid: s_pappid.clone(),
-                order_id: "order-0001".to_owned(),
-            },
-        )
+        .auth_data(&s_pappid, &order_id)
         .await
         .expect("getauthdata");
-    assert_eq!(data.invoice_status, "auth success");
+    assert_eq!(data.status, AuthStatus::AuthSuccess);
     assert!(data.auth_time.is_some());
 
-    // createcard → setpdf → insert → updatestatus
+    // createcard → setpdf → getpdf → insert → updatestatus
     let card_id = client
-        .execute(&oa, &card_template())
+        .create_card_template(&template())
         .await
-        .expect("createcard")
-        .card_id;
-    let media = client
-        .upload_pdf(&oa, &sample_pdf())
-        .await
-        .expect("setpdf")
-        .s_media_id;
+        .expect("createcard");
+    let media = upload(&client).await;
+    let pdf_url = client.pdf_url(&media).await.expect("getpdf");
+    assert_eq!(pdf_url.expires_in_seconds, 7200);
     let inserted = client
-        .execute(
-            &oa,
-            &insert_request("order-0001", &card_id, OA, &media, "24312000000000000001"),
-        )
+        .insert_card(&insertion(
+            "order-0001",
+            card_id.as_str(),
+            OA,
+            &media,
+            "24312000000000000001",
+        ))
         .await
         .expect("insert");
-    assert_eq!(inserted.code.len(), 12);
-    assert_eq!(inserted.openid, openid);
+    assert_eq!(inserted.code.as_str().len(), 12);
+    assert_eq!(inserted.openid.as_str(), openid);
     client
-        .execute(
-            &oa,
-            &UpdateStatusRequest {
-                card_id: card_id.clone(),
-                code: inserted.code.clone(),
-                reimburse_status: "INVOICE_REIMBURSE_CANCEL".to_owned(),
-            },
-        )
+        .update_card_status(&card_id, &inserted.code, ReimburseStatus::Cancel)
         .await
         .expect("updatestatus");
+    // Not the card code: 72038.
+    let wrong_code = CardCode::parse("24312000000000000001").expect("code");
+    assert_eq!(
+        port_errcode(
+            client
+                .update_card_status(&card_id, &wrong_code, ReimburseStatus::Lock)
+                .await
+        ),
+        72038
+    );
 
     // The card is in the buyer's Cards & Offers with its PDF.
     let cards = sandbox
@@ -177,13 +174,13 @@ async fn whole_flow_and_rejection_path() {
     assert_eq!(pdf.bytes().await.expect("bytes").to_vec(), sample_pdf());
 
     // Rejection path: authorized, rejected, and a later insert is refused with 72035.
+    let rejected = OrderId::parse("order-0002").expect("order_id");
     client
-        .execute(
+        .auth_url(
             &oa,
-            &GetAuthUrlRequest {
-                order_id: "order-0002".to_owned(),
-                ticket,
-                ..auth_url_request_template(&s_pappid)
+            &AuthUrlRequest {
+                order_id: rejected.clone(),
+                ..request
             },
         )
         .await
@@ -191,64 +188,44 @@ async fn whole_flow_and_rejection_path() {
     sandbox
         .control_ok(
             "/sandbox/control/authorize",
-            json!({"s_pappid": s_pappid, "order_id": "order-0002", "wait": true}),
+            json!({"s_pappid": s_pappid.as_str(), "order_id": "order-0002", "wait": true}),
         )
         .await;
     client
-        .execute(
-            &oa,
-            &RejectInsertRequest {
-                s_pappid: s_pappid.clone(),
-                order_id: "order-0002".to_owned(),
-                reason: "抬头有误 wrong title".to_owned(),
-                url: Some("https://merchant.example/retry".to_owned()),
-            },
-        )
+        .reject_insert(&RejectRequest {
+            s_pappid: s_pappid.clone(),
+            order_id: rejected.clone(),
+            reason: "抬头有误 wrong title".to_owned(),
+            url: Some("https://merchant.example/retry".to_owned()),
+        })
         .await
         .expect("rejectinsert");
-    let media = client
-        .upload_pdf(&oa, &sample_pdf())
-        .await
-        .expect("setpdf")
-        .s_media_id;
-    let (code, errmsg) = errcode(
-        client
-            .execute(
-                &oa,
-                &insert_request("order-0002", &card_id, OA, &media, "24312000000000000002"),
-            )
-            .await,
+    let media = upload(&client).await;
+    let refused = client
+        .insert_card(&insertion(
+            "order-0002",
+            card_id.as_str(),
+            OA,
+            &media,
+            "24312000000000000002",
+        ))
+        .await;
+    match &refused {
+        Err(fapiao_domain::weixin::WeixinError::Api {
+            errcode: 72035,
+            errmsg,
+        }) => {
+            assert!(errmsg.starts_with("biz reject insert rid: "), "{errmsg}");
+        }
+        other => panic!("expected 72035, got {other:?}"),
+    }
+    assert_eq!(
+        port_errcode(client.auth_data(&s_pappid, &rejected).await),
+        72035
     );
-    assert_eq!(code, 72035);
-    assert!(errmsg.contains(" rid: "), "{errmsg}");
-    let (code, _) = errcode(
-        client
-            .execute(
-                &oa,
-                &GetAuthDataRequest {
-                    s_pappid: s_pappid.clone(),
-                    order_id: "order-0002".to_owned(),
-                },
-            )
-            .await,
-    );
-    assert_eq!(code, 72035);
     // The buyer was told.
     let cards = sandbox
         .control_get(&format!("/sandbox/control/cards?openid={openid}"))
         .await;
     assert_eq!(cards["notices"][0]["order_id"], "order-0002");
-}
-
-fn auth_url_request_template(s_pappid: &str) -> GetAuthUrlRequest {
-    GetAuthUrlRequest {
-        s_pappid: s_pappid.to_owned(),
-        order_id: String::new(),
-        money: 1200,
-        timestamp: 1_714_000_000,
-        source: "web".to_owned(),
-        redirect_url: None,
-        ticket: String::new().into(),
-        page_type: 0,
-    }
 }

@@ -1,5 +1,6 @@
 //! The sandbox served on a local port and driven with the Weixin adapter's client.
 
+mod control;
 mod faults;
 mod flow;
 mod leniency;

@@ -1,6 +1,9 @@
 //! The merchant APIs: setbizattr's six actions, getauthurl, getauthdata, rejectinsert, and
 //! the post-payment flow.
 
+use fapiao_domain::ports::WeixinMerchantApi;
+use fapiao_domain::weixin::AuthStatus;
+use fapiao_domain::{AuthSource, OrderId, PageStyle, SPappId};
 use fapiao_weixin::wire::{
     AuthFieldSetting, ContactInfo, GetAuthDataRequest, GetAuthFieldRequest, GetContactRequest,
     GetPayMchRequest, PayMchInfo, RejectInsertRequest, SetAuthFieldRequest, SetContactRequest,
@@ -10,7 +13,7 @@ use serde_json::json;
 
 use crate::support::{
     APP, MINI, OA, OA_SECRET, TestSandbox, appid, auth_url_request, company, errcode,
-    insert_request, personal, sample_pdf, setup,
+    insert_request, personal, request_auth_url, sample_pdf, setup,
 };
 
 #[tokio::test]
@@ -241,7 +244,8 @@ async fn getauthdata_reports_the_chosen_title() {
     let sandbox = TestSandbox::start().await;
     let client = sandbox.client();
     let merchant = setup(&client).await;
-    let oa = appid(OA);
+    let s_pappid = SPappId::parse(&merchant.s_pappid).expect("s_pappid");
+    let order = |id: &str| OrderId::parse(id).expect("order_id");
     for (order_id, title) in [
         ("personal-1", personal("张三")),
         (
@@ -249,49 +253,65 @@ async fn getauthdata_reports_the_chosen_title() {
             company("沙箱科技有限公司", "91310000MA1FL8LQ3X"),
         ),
     ] {
-        let request = auth_url_request(&client, OA, &merchant.s_pappid, order_id, "web", 1).await;
-        client.execute(&oa, &request).await.expect("getauthurl");
+        request_auth_url(
+            &client,
+            OA,
+            &merchant.s_pappid,
+            order_id,
+            AuthSource::Web,
+            PageStyle::FillTitle,
+        )
+        .await
+        .expect("getauthurl");
         let data = client
-            .execute(
-                &oa,
-                &GetAuthDataRequest {
-                    s_pappid: merchant.s_pappid.clone(),
-                    order_id: order_id.to_owned(),
-                },
-            )
+            .auth_data(&s_pappid, &order(order_id))
             .await
             .expect("getauthdata");
-        assert_eq!(data.invoice_status, "never auth");
+        assert_eq!(data.status, AuthStatus::NeverAuth);
         sandbox.authorize(&merchant.s_pappid, order_id, title).await;
     }
-    let data = |order_id: &str| GetAuthDataRequest {
-        s_pappid: merchant.s_pappid.clone(),
-        order_id: order_id.to_owned(),
-    };
     let personal = client
-        .execute(&oa, &data("personal-1"))
+        .auth_data(&s_pappid, &order("personal-1"))
         .await
         .expect("getauthdata");
-    assert_eq!(personal.invoice_status, "auth success");
-    let info = personal.user_auth_info.expect("user_auth_info");
-    assert_eq!(info.user_field.expect("user_field").title, "张三");
-    assert_eq!(info.biz_field, None);
+    assert_eq!(personal.status, AuthStatus::AuthSuccess);
+    assert_eq!(personal.personal.expect("user_field").title, "张三");
+    assert_eq!(personal.company, None);
     let company = client
-        .execute(&oa, &data("company-1"))
+        .auth_data(&s_pappid, &order("company-1"))
         .await
         .expect("getauthdata");
-    let info = company.user_auth_info.expect("user_auth_info");
-    assert_eq!(info.user_field, None);
-    let biz = info.biz_field.expect("biz_field");
+    assert_eq!(company.personal, None);
+    let biz = company.company.expect("biz_field");
     assert_eq!(biz.title, "沙箱科技有限公司");
     assert_eq!(biz.tax_no.as_deref(), Some("91310000MA1FL8LQ3X"));
 
     // An order nobody ever asked for is "never auth" too.
     let unknown = client
-        .execute(&oa, &data("no-such-order"))
+        .auth_data(&s_pappid, &order("no-such-order"))
         .await
         .expect("getauthdata");
-    assert_eq!(unknown.invoice_status, "never auth");
+    assert_eq!(unknown.status, AuthStatus::NeverAuth);
+}
+
+#[tokio::test]
+async fn both_titles_can_be_configured() {
+    let sandbox =
+        TestSandbox::with(|c| c.unconfirmed.user_auth_info = fapiao_sandbox::AuthInfoFields::Both)
+            .await;
+    let client = sandbox.client();
+    let merchant = setup(&client).await;
+    crate::support::authorized_order(&sandbox, &client, &merchant, "both-1", personal("张三"))
+        .await;
+    let data = client
+        .auth_data(
+            &SPappId::parse(&merchant.s_pappid).expect("s_pappid"),
+            &OrderId::parse("both-1").expect("order_id"),
+        )
+        .await
+        .expect("getauthdata");
+    assert_eq!(data.personal.expect("user_field").title, "张三");
+    assert_eq!(data.company.expect("biz_field").title, "");
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ async fn auth_page_to_cards_and_offers() {
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.expect("html");
     assert!(html.contains("¥38.00"), "{html}");
-    assert!(html.contains("沙箱咖啡 Sandbox Coffee"));
+    assert!(html.contains("沙箱餐饮 Sandbox Dining"));
     assert!(html.contains("value=\"company\""));
 
     // The person picks a company title and authorizes: the form posts back.

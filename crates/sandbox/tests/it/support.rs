@@ -9,22 +9,28 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use fapiao_domain::AppId;
+use fapiao_domain::ports::{PushQuery, WeixinMerchantApi, WeixinPlatformApi};
+use fapiao_domain::weixin::{
+    AuthFields, AuthUrl, AuthUrlRequest, CardInsertion, CardItem, CardTemplate, Contact,
+    InvoiceCardData, WeixinError,
+};
+use fapiao_domain::{
+    AppId, AuthSource, CardId, Fen, MediaId, OrderId, PageStyle, SPappId, Timestamp,
+};
 use fapiao_sandbox::{Sandbox, SandboxConfig, router};
 use fapiao_weixin::wire::{
-    AuthFieldSetting, BizFieldSetting, CardBaseInfo, CardExt, ContactInfo, CreateCardRequest,
-    GetAuthUrlRequest, InsertCardRequest, InvoiceInfo, InvoiceItem, InvoiceUserData,
-    SetAuthFieldRequest, SetContactRequest, UserCard, UserFieldSetting,
+    CardBaseInfo, CardExt, CreateCardRequest, GetAuthUrlRequest, InsertCardRequest, InvoiceInfo,
+    InvoiceItem, InvoiceUserData, UserCard,
 };
 use fapiao_weixin::{Account, CallError, ReqwestWeixinClient, RetryPolicy, WeixinConfig};
 use serde_json::{Value, json};
 
-pub const OA: &str = "wx5a2db0c0ffee0001";
-pub const OA_SECRET: &str = "sandbox-secret-official-account";
-pub const MINI: &str = "wx5a2db0c0ffee0002";
-pub const MINI_SECRET: &str = "sandbox-secret-mini-program";
-pub const APP: &str = "wx5a2db0c0ffee0003";
-pub const APP_SECRET: &str = "sandbox-secret-app";
+pub const OA: &str = "wxsandboxofficial01";
+pub const OA_SECRET: &str = "sandbox-official-account-secret";
+pub const MINI: &str = "wxsandboxminiprog01";
+pub const MINI_SECRET: &str = "sandbox-mini-program-secret";
+pub const APP: &str = "wxsandboxopenapp01";
+pub const APP_SECRET: &str = "sandbox-open-platform-secret";
 
 pub fn appid(value: &str) -> AppId {
     AppId::parse(value).expect("appid")
@@ -200,48 +206,128 @@ pub fn card_template() -> CreateCardRequest {
     }
 }
 
-/// seturl, contact, auth fields and a card template, as the Official Account.
+/// The card template as the domain describes it.
+pub fn template() -> CardTemplate {
+    CardTemplate {
+        payee: "沙箱餐饮有限公司".to_owned(),
+        invoice_type: "电子发票（普通发票）".to_owned(),
+        title: "沙箱餐饮".to_owned(),
+        logo_url: "https://mmbiz.qpic.cn/sandbox/logo.png".to_owned(),
+        custom_url: None,
+        promotion_url: None,
+    }
+}
+
+/// seturl, contact, auth fields and a card template through the adapter's ports.
 pub async fn setup(client: &ReqwestWeixinClient) -> Merchant {
-    let oa = appid(OA);
-    let s_pappid = client.fetch_s_pappid(&oa).await.expect("seturl");
+    let s_pappid = client.platform_id().await.expect("seturl");
     client
-        .execute(
-            &oa,
-            &SetContactRequest {
-                contact: ContactInfo {
-                    phone: "021-88888888".to_owned(),
-                    time_out: 7200,
-                },
-            },
-        )
+        .set_contact(&Contact {
+            phone: "021-88888888".to_owned(),
+            time_out_seconds: 7200,
+        })
         .await
         .expect("set_contact");
     client
-        .execute(
-            &oa,
-            &SetAuthFieldRequest {
-                auth_field: AuthFieldSetting {
-                    user_field: UserFieldSetting {
-                        show_title: 1,
-                        ..UserFieldSetting::default()
-                    },
-                    biz_field: BizFieldSetting {
-                        show_title: 1,
-                        show_tax_no: 1,
-                        require_tax_no: 1,
-                        ..BizFieldSetting::default()
-                    },
-                },
-            },
-        )
+        .set_auth_fields(&AuthFields::standard())
         .await
         .expect("set_auth_field");
     let card_id = client
-        .execute(&oa, &card_template())
+        .create_card_template(&template())
         .await
-        .expect("createcard")
-        .card_id;
-    Merchant { s_pappid, card_id }
+        .expect("createcard");
+    Merchant {
+        s_pappid: s_pappid.to_string(),
+        card_id: card_id.to_string(),
+    }
+}
+
+/// getauthurl through the port, as `caller`, with its own ticket.
+pub async fn request_auth_url(
+    client: &ReqwestWeixinClient,
+    caller: &str,
+    s_pappid: &str,
+    order_id: &str,
+    source: AuthSource,
+    page_style: PageStyle,
+) -> Result<AuthUrl, WeixinError> {
+    let account = appid(caller);
+    let ticket = WeixinMerchantApi::wx_card_ticket(client, &account)
+        .await
+        .expect("ticket");
+    client
+        .auth_url(
+            &account,
+            &AuthUrlRequest {
+                s_pappid: SPappId::parse(s_pappid).expect("s_pappid"),
+                order_id: OrderId::parse(order_id).expect("order_id"),
+                money: Fen::new(3800),
+                timestamp: Timestamp::from_unix_seconds(1_714_000_000),
+                source,
+                redirect_url: Some("https://merchant.example/done".to_owned()),
+                ticket,
+                page_style,
+            },
+        )
+        .await
+}
+
+/// Uploads the sample PDF through the port.
+pub async fn upload(client: &ReqwestWeixinClient) -> MediaId {
+    WeixinPlatformApi::upload_pdf(client, &sample_pdf())
+        .await
+        .expect("setpdf")
+}
+
+/// What the port's insert takes, for a 数电 invoice (20-digit number, no code).
+pub fn insertion(
+    order_id: &str,
+    card_id: &str,
+    caller: &str,
+    media: &MediaId,
+    billing_no: &str,
+) -> CardInsertion {
+    CardInsertion {
+        order_id: OrderId::parse(order_id).expect("order_id"),
+        card_id: CardId::parse(card_id).expect("card_id"),
+        appid: appid(caller),
+        nonce: "n0nce".to_owned(),
+        data: InvoiceCardData {
+            fee: Fen::new(3800),
+            title: "张三".to_owned(),
+            billing_time: Timestamp::from_unix_seconds(1_714_000_100),
+            billing_no: billing_no.to_owned(),
+            billing_code: String::new(),
+            info: vec![CardItem {
+                name: "*餐饮服务*咖啡".to_owned(),
+                num: Some(2),
+                unit: Some("杯".to_owned()),
+                price: Fen::new(1900),
+            }],
+            fee_without_tax: Fen::new(3585),
+            tax: Fen::new(215),
+            pdf_media_id: media.clone(),
+            trip_pdf_media_id: None,
+            check_code: String::new(),
+            buyer_number: None,
+            buyer_address_and_phone: None,
+            buyer_bank_account: None,
+            seller_number: None,
+            seller_address_and_phone: None,
+            seller_bank_account: None,
+            remarks: None,
+            cashier: None,
+            maker: None,
+        },
+    }
+}
+
+/// The errcode of a failed port call.
+pub fn port_errcode<T: std::fmt::Debug>(result: Result<T, WeixinError>) -> i64 {
+    match result {
+        Err(WeixinError::Api { errcode, .. }) => errcode,
+        other => panic!("expected a weixin errcode, got {other:?}"),
+    }
 }
 
 pub async fn auth_url_request(
@@ -273,11 +359,16 @@ pub async fn authorized_order(
     order_id: &str,
     title: Value,
 ) {
-    let request = auth_url_request(client, OA, &merchant.s_pappid, order_id, "web", 1).await;
-    client
-        .execute(&appid(OA), &request)
-        .await
-        .expect("getauthurl");
+    request_auth_url(
+        client,
+        OA,
+        &merchant.s_pappid,
+        order_id,
+        AuthSource::Web,
+        PageStyle::FillTitle,
+    )
+    .await
+    .expect("getauthurl");
     sandbox.authorize(&merchant.s_pappid, order_id, title).await;
 }
 
@@ -400,15 +491,21 @@ async fn receive(
 }
 
 /// The query of a received push as the adapter's receiver takes it.
-pub fn push_query(query: &str) -> fapiao_weixin::event::PushQuery {
-    serde_json::from_value(Value::Object(
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
-            .collect(),
-    ))
-    .expect("push query")
+pub fn push_query(query: &str) -> PushQuery {
+    let mut parsed = PushQuery::default();
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        let value = Some(value.to_owned());
+        match name {
+            "signature" => parsed.signature = value,
+            "timestamp" => parsed.timestamp = value,
+            "nonce" => parsed.nonce = value,
+            "openid" => parsed.openid = value,
+            "encrypt_type" => parsed.encrypt_type = value,
+            "msg_signature" => parsed.msg_signature = value,
+            _ => {}
+        }
+    }
+    parsed
 }
 
 /// POSTs `pairs` as an HTML form would.
