@@ -6,6 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fapiao_domain::Timestamp;
 
+/// The largest offset from system time, in seconds (about a hundred years).
+pub const MAX_OFFSET_SECS: i64 = 100 * 366 * 24 * 3600;
+
 /// Wall-clock time shifted by an adjustable offset.
 #[derive(Debug, Default)]
 pub struct SandboxClock {
@@ -31,10 +34,21 @@ impl SandboxClock {
         self.now().unix_seconds()
     }
 
-    /// Moves the clock forward (or back, for a negative value) by `seconds`.
+    /// Moves the clock forward (or back, for a negative value) by `seconds`; the total offset
+    /// stays within a hundred years, so time arithmetic cannot overflow.
     pub fn advance(&self, seconds: i64) {
-        self.offset_millis
-            .fetch_add(seconds.saturating_mul(1000), Ordering::Relaxed);
+        let step = seconds
+            .clamp(-MAX_OFFSET_SECS, MAX_OFFSET_SECS)
+            .saturating_mul(1000);
+        let _ = self
+            .offset_millis
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+                Some(
+                    offset
+                        .saturating_add(step)
+                        .clamp(-MAX_OFFSET_SECS * 1000, MAX_OFFSET_SECS * 1000),
+                )
+            });
     }
 
     /// The total offset from system time, in seconds.
@@ -42,3 +56,6 @@ impl SandboxClock {
         self.offset_millis.load(Ordering::Relaxed) / 1000
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -648,7 +648,7 @@ impl State {
             .ok_or_else(|| ControlError::not_found("this authorization link is not valid"))?;
         if let Some(ttl) = self.settings.unconfirmed.auth_url_ttl_secs
             && order.status() == OrderStatus::Pending
-            && now >= order.auth_url_issued_at + ttl
+            && now >= order.auth_url_issued_at.saturating_add(ttl)
         {
             return Err(ControlError::gone(
                 "this authorization link has expired; ask the merchant for a new one",

@@ -158,7 +158,7 @@ impl State {
         if self.uploads.is_multiple_of(256) {
             let ttl = self.settings.timing.media_ttl_secs;
             self.media
-                .retain(|_, m| m.consumed || m.uploaded_at + ttl > now);
+                .retain(|_, m| m.consumed || m.uploaded_at.saturating_add(ttl) > now);
         }
         let media_id = self.minter.media_id();
         self.media.insert(
@@ -193,7 +193,12 @@ impl State {
                     format!("invalid params, {field} is invalid"),
                 )
             })?;
-        if !media.consumed && now >= media.uploaded_at + self.settings.timing.media_ttl_secs {
+        if !media.consumed
+            && now
+                >= media
+                    .uploaded_at
+                    .saturating_add(self.settings.timing.media_ttl_secs)
+        {
             return Err(ApiError::new(
                 unconfirmed.expired_media_errcode,
                 format!("invoice pdf error, {field} has expired"),
@@ -287,7 +292,11 @@ impl State {
             .get(&body.card_id)
             .filter(|t| t.appid == caller)
             .ok_or_else(|| ApiError::invalid("card_id is invalid"))?;
-        if now < template.created_at + self.settings.unconfirmed.card_ready_after_secs {
+        if now
+            < template
+                .created_at
+                .saturating_add(self.settings.unconfirmed.card_ready_after_secs)
+        {
             return Err(ApiError::code(40078));
         }
         self.check_invoice_data(caller, &data, now)?;
@@ -529,7 +538,11 @@ impl State {
     /// The bytes of an uploaded PDF, while it exists.
     pub(crate) fn pdf_bytes(&self, media_id: &str, now: i64) -> Option<Arc<[u8]>> {
         let media = self.media.get(media_id)?;
-        (media.consumed || now < media.uploaded_at + self.settings.timing.media_ttl_secs)
-            .then(|| Arc::clone(&media.bytes))
+        (media.consumed
+            || now
+                < media
+                    .uploaded_at
+                    .saturating_add(self.settings.timing.media_ttl_secs))
+        .then(|| Arc::clone(&media.bytes))
     }
 }

@@ -295,7 +295,7 @@ impl State {
 
     /// Records a second delivery of push `id`, byte for byte the same.
     pub(crate) fn duplicate_push(&mut self, id: u64) -> Option<u64> {
-        let original = self.pushes.iter().find(|p| p.id == id)?.clone();
+        let original = self.push(id)?.clone();
         if original.state == PushState::Skipped {
             return None;
         }
@@ -310,8 +310,15 @@ impl State {
         Some(duplicate_id)
     }
 
+    /// Push `id` (ids are 1-based positions).
+    pub(crate) fn push(&self, id: u64) -> Option<&PushRecord> {
+        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.pushes.get(index)
+    }
+
     pub(crate) fn push_mut(&mut self, id: u64) -> Option<&mut PushRecord> {
-        self.pushes.iter_mut().find(|p| p.id == id)
+        let index = usize::try_from(id.checked_sub(1)?).ok()?;
+        self.pushes.get_mut(index)
     }
 }
 
@@ -336,7 +343,7 @@ fn describe(error: &reqwest::Error) -> String {
 /// gets a 2xx answer. Every attempt is recorded.
 pub(crate) async fn deliver(sandbox: Sandbox, id: u64) {
     let Some((url, body)) = sandbox.with_state(|state| {
-        let push = state.pushes.iter().find(|p| p.id == id)?;
+        let push = state.push(id)?;
         if push.state != PushState::Pending {
             return None;
         }

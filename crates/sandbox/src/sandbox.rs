@@ -259,11 +259,8 @@ impl Sandbox {
             tasks.detach_all();
         }
         self.with_state(|state| {
-            state
-                .pushes
-                .iter()
-                .filter(|p| ids.contains(&p.id))
-                .cloned()
+            ids.iter()
+                .filter_map(|id| state.push(*id).cloned())
                 .collect()
         })
     }

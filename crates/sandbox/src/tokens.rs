@@ -11,7 +11,7 @@ use crate::wire::StableTokenBody;
 
 /// The sandbox day (UTC+8) of a time, for daily quotas.
 fn china_day(now: i64) -> i64 {
-    (now + 8 * 3600).div_euclid(86_400)
+    now.saturating_add(8 * 3600).div_euclid(86_400)
 }
 
 impl State {
@@ -41,13 +41,14 @@ impl State {
     fn mint_token(&mut self, appid: &str, kind: TokenKind, now: i64) -> String {
         let ttl = self.settings.timing.token_ttl_secs;
         // Forget tokens that expired more than a day ago, so a long run stays small.
-        self.tokens.retain(|_, t| t.expires_at > now - 86_400);
+        self.tokens
+            .retain(|_, t| t.expires_at > now.saturating_sub(86_400));
         let token = self.minter.access_token();
         self.tokens.insert(
             token.clone(),
             IssuedToken {
                 appid: appid.to_owned(),
-                expires_at: now + ttl,
+                expires_at: now.saturating_add(ttl),
                 superseded_at: None,
             },
         );
@@ -102,7 +103,7 @@ impl State {
             .get(&(body.appid.clone(), TokenKind::Stable))
             .and_then(|token| self.tokens.get(token).map(|record| (token.clone(), record)))
             .filter(|(_, record)| record.superseded_at.is_none())
-            .map(|(token, record)| (token, record.expires_at - now));
+            .map(|(token, record)| (token, record.expires_at.saturating_sub(now)));
         let (token, expires_in) = match current {
             Some((token, left)) if !body.force_refresh && left > renew => (token, left),
             Some((_, left)) if !body.force_refresh && left > 0 => {
@@ -143,7 +144,7 @@ impl State {
             return Err(ApiError::code(42001));
         }
         if let Some(superseded) = record.superseded_at
-            && now >= superseded + self.settings.timing.token_overlap_secs
+            && now >= superseded.saturating_add(self.settings.timing.token_overlap_secs)
         {
             return Err(ApiError::code(40001));
         }
@@ -156,7 +157,7 @@ impl State {
         let mut count = 0;
         for record in self.tokens.values_mut() {
             if appid.is_none_or(|a| a == record.appid) && record.expires_at > now {
-                record.superseded_at = Some(now - overlap);
+                record.superseded_at = Some(now.saturating_sub(overlap));
                 count += 1;
             }
         }
@@ -179,7 +180,7 @@ impl State {
             IssuedTicket {
                 appid: appid.to_owned(),
                 kind,
-                expires_at: now + ttl,
+                expires_at: now.saturating_add(ttl),
             },
         );
         Ok(Answer::Ok(json!({ "ticket": ticket, "expires_in": ttl })))

@@ -124,3 +124,80 @@ async fn weixin_style_refusals() {
     let unknown = sandbox.control_get("/cgi-bin/nothing").await;
     assert_eq!(unknown["errcode"], -1);
 }
+
+#[tokio::test]
+async fn malformed_requests_get_errcodes_never_a_crash() {
+    let sandbox = TestSandbox::start().await;
+    let token = sandbox.raw_token(OA, OA_SECRET).await;
+    let paths = [
+        "/cgi-bin/stable_token",
+        "/card/invoice/seturl",
+        "/card/invoice/setbizattr?action=set_contact",
+        "/card/invoice/setbizattr?action=get_contact",
+        "/card/invoice/setbizattr?action=set_auth_field",
+        "/card/invoice/setbizattr?action=get_auth_field",
+        "/card/invoice/setbizattr?action=set_pay_mch",
+        "/card/invoice/setbizattr?action=get_pay_mch",
+        "/card/invoice/setbizattr",
+        "/card/invoice/getauthurl",
+        "/card/invoice/getauthdata",
+        "/card/invoice/rejectinsert",
+        "/card/invoice/platform/createcard",
+        "/card/invoice/platform/setpdf",
+        "/card/invoice/platform/getpdf?action=%ZZ",
+        "/card/invoice/insert",
+        "/card/invoice/platform/updatestatus",
+    ];
+    let bodies: [&[u8]; 12] = [
+        b"",
+        b"null",
+        b"[]",
+        b"{",
+        b"\"x\"",
+        b"{\"order_id\":{},\"s_pappid\":[1]}",
+        b"{\"card_ext\":[1],\"order_id\":\"a\",\"card_id\":\"b\",\"appid\":\"c\"}",
+        b"{\"contact\":null,\"auth_field\":7,\"paymch_info\":\"x\"}",
+        b"{\"money\":1e400,\"type\":-1}",
+        b"{\"money\":99999999999999999999999}",
+        b"\xff\xfe\x00garbage",
+        b"{\"card_ext\":{\"user_card\":{\"invoice_user_data\":{\"fee\":\"abc\"}}}}",
+    ];
+    for path in paths {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let url = format!("{}{path}{separator}access_token={token}", sandbox.base);
+        for body in bodies {
+            for content_type in [
+                "application/json",
+                "multipart/form-data; boundary=x",
+                "text/plain",
+            ] {
+                let response = sandbox
+                    .http
+                    .post(&url)
+                    .header("content-type", content_type)
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{path} {body:?}: {e}"));
+                assert_eq!(response.status().as_u16(), 200, "{path} {body:?}");
+                let answer: Value = response
+                    .json()
+                    .await
+                    .unwrap_or_else(|e| panic!("{path} {body:?}: {e}"));
+                assert!(
+                    answer["errcode"].is_i64() || answer["access_token"].is_string(),
+                    "{path}: {answer}"
+                );
+            }
+        }
+    }
+    // A very long access token and query.
+    let long = "x".repeat(4000);
+    let answer = sandbox
+        .raw_post(
+            &format!("/card/invoice/getauthdata?access_token={long}"),
+            "{}",
+        )
+        .await;
+    assert_eq!(answer["errcode"], 40014);
+}

@@ -499,3 +499,39 @@ async fn post_payment_order_id_can_be_the_out_trade_no() {
         .await;
     assert_eq!(paid["order"]["order_id"], "shop-43");
 }
+
+#[tokio::test]
+async fn getauthurl_can_be_limited_to_the_platform_account() {
+    let sandbox = TestSandbox::with(|c| {
+        c.unconfirmed.getauthurl_caller = fapiao_sandbox::AuthUrlCaller::PlatformOnly;
+    })
+    .await;
+    let client = sandbox.client();
+    let merchant = setup(&client).await;
+    let refused = request_auth_url(
+        &client,
+        MINI,
+        &merchant.s_pappid,
+        "mp-2",
+        AuthSource::Wxa,
+        PageStyle::Apply,
+    )
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Err(fapiao_domain::weixin::WeixinError::Api { errcode: 72015, .. })
+        ),
+        "{refused:?}"
+    );
+    request_auth_url(
+        &client,
+        OA,
+        &merchant.s_pappid,
+        "oa-2",
+        AuthSource::Wxa,
+        PageStyle::Apply,
+    )
+    .await
+    .expect("the platform account may");
+}
