@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor => {
+            let callback = callback_check(&config).await;
             let state = offline_state(config).await?;
             let report = state.setup().doctor().await?;
             for check in &report.checks {
@@ -102,7 +103,13 @@ async fn main() -> anyhow::Result<()> {
                     check.detail
                 );
             }
-            if !report.healthy() {
+            println!(
+                "{} {:<18} {}",
+                if callback.0 { "ok  " } else { "FAIL" },
+                "callback URL",
+                callback.1
+            );
+            if !report.healthy() || !callback.0 {
                 std::process::exit(1);
             }
             Ok(())
@@ -163,4 +170,57 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Weixin's URL check against the public callback URL: a signed GET must echo `echostr`.
+async fn callback_check(config: &Config) -> (bool, String) {
+    let url = format!(
+        "{}/weixin/callback",
+        config.server.public_base_url.trim_end_matches('/')
+    );
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+        .to_string();
+    let nonce = "fapiaodoctor";
+    let echostr = format!("doctor{timestamp}");
+    let signature =
+        fapiao_weixin::crypto::url_signature(&config.weixin.callback.token, &timestamp, nonce);
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => return (false, format!("cannot build an HTTP client: {e}")),
+    };
+    let request = client.get(&url).query(&[
+        ("signature", signature.as_str()),
+        ("timestamp", &timestamp),
+        ("nonce", nonce),
+        ("echostr", &echostr),
+    ]);
+    match request.send().await {
+        Ok(response) if response.status().is_success() => match response.text().await {
+            Ok(body) if body == echostr => (true, format!("{url} answers Weixin's URL check")),
+            Ok(body) => (
+                false,
+                format!(
+                    "{url} answered {body:?} instead of the echostr: check weixin.callback.token"
+                ),
+            ),
+            Err(e) => (false, format!("{url}: {e}")),
+        },
+        Ok(response) => (
+            false,
+            format!(
+                "{url} answered {}: check that fapiao serves it and weixin.callback.token matches",
+                response.status()
+            ),
+        ),
+        Err(e) => (
+            false,
+            format!("{url} is not reachable ({e}); Weixin must reach server.public_base_url"),
+        ),
+    }
 }
