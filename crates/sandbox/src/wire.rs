@@ -1,7 +1,7 @@
 //! The server side of Weixin's wire format.
 //!
 //! The Weixin adapter's `wire` structs are built for a client: requests only serialize,
-//! answers only deserialize, and its lenient deserializers are private to it. The sandbox
+//! answers only deserialize (its lenient deserializers, `wire::lenient`, are shared). The sandbox
 //! needs the opposite directions, so this module holds small server-side mirrors of the
 //! request bodies (parsed as leniently as Weixin parses them: numbers in strings, `null` for
 //! absent, unknown fields ignored) and of the answers that carry more than a few fields.
@@ -23,61 +23,9 @@ pub(crate) mod lenient {
     use serde::Deserialize as _;
     use serde::de::{self, Deserializer, Visitor};
 
-    struct Int;
-
-    impl Visitor<'_> for Int {
-        type Value = Option<i64>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an integer, an integer in a string, or null")
-        }
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            i64::try_from(v)
-                .map(Some)
-                .map_err(|_| E::custom("integer out of range"))
-        }
-
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-            if v.fract() == 0.0 && v.abs() < 9.0e15 {
-                // A whole number well inside the i64 range: the cast is exact.
-                #[allow(clippy::cast_possible_truncation)]
-                Ok(Some(v as i64))
-            } else {
-                Err(E::custom("expected a whole number"))
-            }
-        }
-
-        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-            Ok(Some(i64::from(v)))
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let v = v.trim();
-            if v.is_empty() {
-                return Ok(None);
-            }
-            v.parse()
-                .map(Some)
-                .map_err(|_| E::custom("expected an integer in a string"))
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-
     /// An optional integer: a number, a string, a bool or `null` (`""` is absent).
     pub(crate) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        d.deserialize_any(Int)
+        fapiao_weixin::wire::lenient::opt_i64_or_string(d)
     }
 
     /// A flag sent as a bool, a number or a string; `null` is false.
@@ -110,50 +58,16 @@ pub(crate) mod lenient {
         d.deserialize_any(Flag)
     }
 
-    struct Str;
-
-    impl Visitor<'_> for Str {
-        type Value = Option<String>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string, a number, or null")
-        }
-
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-
-        fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-            Ok(Some(v))
-        }
-
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(Some(v.to_string()))
-        }
-
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-    }
-
     /// A string, or a number rendered as one; `null` is `""`; surrounding blanks are trimmed.
     pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(d.deserialize_any(Str)?
+        Ok(fapiao_weixin::wire::lenient::opt_string_or_number(d)?
             .map(|s| s.trim().to_owned())
             .unwrap_or_default())
     }
 
     /// An optional string; `null` and blank are absent.
     pub(crate) fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(d.deserialize_any(Str)?.filter(|s| !s.trim().is_empty()))
+        Ok(fapiao_weixin::wire::lenient::opt_string_or_number(d)?.filter(|s| !s.trim().is_empty()))
     }
 
     /// A list; `null` is empty.

@@ -1,4 +1,5 @@
-//! Deserializers for fields whose JSON type Weixin does not keep steady.
+//! Deserializers for fields whose JSON type Weixin (and its clients) do not keep steady;
+//! shared with the sandbox, which parses the same fields from the other side.
 
 use std::fmt;
 
@@ -58,12 +59,12 @@ impl Visitor<'_> for IntVisitor {
 }
 
 /// An integer sent as a number, a string, a bool or `null` (null and `""` become 0).
-pub(crate) fn i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+pub fn i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(d.deserialize_any(IntVisitor)?.unwrap_or(0))
 }
 
 /// An optional integer sent as a number, a string or `null` (`""` is absent).
-pub(crate) fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub fn opt_i64_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_any(IntVisitor)
 }
 
@@ -102,13 +103,16 @@ impl Visitor<'_> for StrVisitor {
 }
 
 /// A string, or a number rendered as one (`s_media_id` is a 64-bit integer); `null` is `""`.
-pub(crate) fn string_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub fn string_or_default<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(d.deserialize_any(StrVisitor)?.unwrap_or_default())
 }
 
 /// An optional string; `null` and `""` are absent.
-pub(crate) fn opt_nonempty_string<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
+pub fn opt_nonempty_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(d.deserialize_any(StrVisitor)?.filter(|s| !s.is_empty()))
+}
+
+/// An optional string sent as a string, a number or `null`, as sent (no trimming).
+pub fn opt_string_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_any(StrVisitor)
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub(crate) mod convert;
-pub(crate) mod lenient;
+pub mod lenient;
 pub mod merchant;
 pub mod platform;
 pub mod push;
