@@ -18,7 +18,7 @@ use fapiao_app::{
 };
 use fapiao_domain::ids::AppId;
 use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer};
-use fapiao_issuer::SandboxIssuer;
+use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
     Database, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository,
@@ -249,6 +249,19 @@ fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
     PushReceiver::new(push).map_err(|e| anyhow::anyhow!("weixin.callback: {e}"))
 }
 
+/// The HTTP gateway issuer of `[issuer]`; errors name the configuration key.
+fn gateway_issuer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<HttpGatewayIssuer> {
+    let issuer = &config.issuer;
+    let gateway = GatewayConfig::new(&issuer.gateway_url, issuer.gateway_secret.clone()).map_err(
+        |e| match e {
+            GatewayConfigError::BaseUrl(rule) => anyhow::anyhow!("issuer.gateway_url: {rule}"),
+            GatewayConfigError::Secret(rule) => anyhow::anyhow!("issuer.gateway_secret: {rule}"),
+            other => anyhow::anyhow!(other),
+        },
+    )?;
+    HttpGatewayIssuer::new(gateway, clock).context("building the gateway issuer's HTTP client")
+}
+
 fn worker_id(config: &Config) -> String {
     if config.runner.worker_id.is_empty() {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "fapiao".to_owned());
@@ -346,7 +359,10 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
                 );
                 (issuer.clone(), Some(issuer))
             }
-            other => bail!("issuer.kind: {other:?} is not supported by this build (sandbox)"),
+            "gateway" => (Arc::new(gateway_issuer(&config, clock.clone())?), None),
+            other => {
+                bail!("issuer.kind: {other:?} is not supported by this build (sandbox, gateway)")
+            }
         };
     let orders = Arc::new(SeaOrmOrderRepository::new(db.clone()));
     let ports = Ports {
@@ -424,4 +440,35 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         shutdown,
         tasks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gateway_settings_are_checked_naming_the_key() {
+        let gateway = |url: &str, secret: &str| {
+            let toml = format!(
+                "[issuer]\nkind = \"gateway\"\ngateway_url = {url:?}\ngateway_secret = {secret:?}\n"
+            );
+            let config = Config::from_toml(&toml).unwrap_or_else(|e| panic!("{e}"));
+            gateway_issuer(&config, Arc::new(SystemClock)).map_err(|e| format!("{e:#}"))
+        };
+        let secret = "s".repeat(32);
+        assert!(gateway("https://erp.example.com/fapiao", &secret).is_ok());
+        assert!(gateway("http://127.0.0.1:9000", &secret).is_ok());
+        let error = gateway("http://erp.example.com", &secret).unwrap_err();
+        assert!(
+            error.starts_with("issuer.gateway_url: must be https"),
+            "{error}"
+        );
+        let error = gateway("", &secret).unwrap_err();
+        assert!(error.starts_with("issuer.gateway_url: "), "{error}");
+        let error = gateway("https://erp.example.com", "too-short").unwrap_err();
+        assert_eq!(
+            error,
+            "issuer.gateway_secret: must be at least 32 characters, got 9"
+        );
+    }
 }

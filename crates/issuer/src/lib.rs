@@ -2,16 +2,20 @@
 //!
 //! - [`sandbox`]: the sandbox tax platform, gap-free test numbers, idempotent by key, with
 //!   pending and fault modes, and real PDFs.
+//! - [`gateway`]: a merchant's own issuing service over HTTP, signed both ways with a shared
+//!   secret (`docs/issuer-gateway.md`).
 //! - [`pdf`]: draws the face of a 数电 invoice to PDF with an embedded CJK font subset;
 //!   [`face`] turns a domain invoice into the text of that face.
 //!
 //! This crate depends on `fapiao-domain` and never on another adapter or on `app`.
 
 pub mod face;
+pub mod gateway;
 pub mod pdf;
 pub mod sandbox;
 
 pub use face::invoice_face;
+pub use gateway::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer};
 pub use pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer, RenderError};
 pub use sandbox::{
     InMemorySandboxLedger, LedgerError, SANDBOX_MARK, SandboxIssuer, SandboxLedger, SandboxMode,
