@@ -48,7 +48,7 @@ pub struct ServerConfig {
     /// Public base URL (for QR codes and the callback URL shown to operators).
     pub public_base_url: String,
     /// Merchant API key.
-    pub api_key: String,
+    pub api_key: Secret,
 }
 
 /// `[database]`.
@@ -64,18 +64,18 @@ pub struct AccountConfig {
     /// Appid.
     pub appid: String,
     /// App secret.
-    pub secret: String,
+    pub secret: Secret,
 }
 
 /// `[weixin.callback]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CallbackConfig {
     /// Push token.
-    pub token: String,
+    pub token: Secret,
     /// EncodingAESKey (43 characters).
-    pub encoding_aes_key: String,
+    pub encoding_aes_key: Secret,
     /// Previous EncodingAESKey during a rotation.
-    pub previous_encoding_aes_key: Option<String>,
+    pub previous_encoding_aes_key: Option<Secret>,
     /// `plain`, `compatible` or `safe`.
     pub mode: String,
     /// Replay window in seconds (0 disables the check).
@@ -158,7 +158,7 @@ pub struct IssuerConfig {
     /// Gateway URL (kind `gateway`).
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
-    pub gateway_secret: String,
+    pub gateway_secret: Secret,
 }
 
 /// `[runner]`.
@@ -265,7 +265,8 @@ impl Config {
                 "must be plain, compatible or safe",
             ));
         }
-        if self.weixin.callback.mode != "plain" && self.weixin.callback.encoding_aes_key.len() != 43
+        if self.weixin.callback.mode != "plain"
+            && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {
             return Err(err(
                 "weixin.callback.encoding_aes_key",
@@ -276,7 +277,8 @@ impl Config {
             return Err(err("weixin.callback.token", "must not be empty"));
         }
         if !self.is_sandbox()
-            && (self.server.api_key.len() < 16 || self.server.api_key == SANDBOX_API_KEY)
+            && (self.server.api_key.expose().len() < 16
+                || self.server.api_key.expose() == SANDBOX_API_KEY)
         {
             return Err(err(
                 "server.api_key",
@@ -387,7 +389,7 @@ impl Config {
 
     /// The API key as a secret.
     pub fn api_key(&self) -> Secret {
-        Secret::new(self.server.api_key.clone())
+        self.server.api_key.clone()
     }
 }
 
@@ -406,6 +408,20 @@ mod tests {
             settings.accounts.mini_program.is_some()
                 && settings.accounts.open_platform_app.is_some()
         );
+    }
+
+    #[test]
+    fn debug_never_prints_a_secret() {
+        let config = Config::from_toml("").unwrap_or_else(|e| panic!("{e}"));
+        let text = format!("{config:?}");
+        for secret in [
+            "sandbox-official-account-secret",
+            "sandboxtoken",
+            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            SANDBOX_API_KEY,
+        ] {
+            assert!(!text.contains(secret), "{secret} printed");
+        }
     }
 
     #[test]

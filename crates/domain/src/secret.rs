@@ -24,6 +24,12 @@ impl Secret {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
@@ -45,5 +51,13 @@ mod tests {
         let secret = Secret::new("s3cr3t-app-secret");
         assert_eq!(format!("{secret:?} {secret}"), "Secret(***) ***");
         assert_eq!(secret.expose(), "s3cr3t-app-secret");
+    }
+
+    #[test]
+    fn deserializes_from_a_string_and_still_never_prints() {
+        let secret: Secret =
+            serde_json::from_str("\"from-config\"").unwrap_or_else(|_| Secret::new(""));
+        assert_eq!(secret.expose(), "from-config");
+        assert_eq!(format!("{secret:?}"), "Secret(***)");
     }
 }

@@ -147,14 +147,14 @@ pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
     let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| {
         fapiao_sandbox::AccountConfig {
             appid: account.appid.clone(),
-            secret: account.secret.clone(),
+            secret: account.secret.expose().to_owned(),
             role,
             name: name.to_owned(),
             original_id: None,
             callback_url: (role == fapiao_domain::AccountRole::OfficialAccount)
                 .then(|| callback_url.to_owned()),
-            token: weixin.callback.token.clone(),
-            encoding_aes_key: Some(weixin.callback.encoding_aes_key.clone()),
+            token: weixin.callback.token.expose().to_owned(),
+            encoding_aes_key: Some(weixin.callback.encoding_aes_key.expose().to_owned()),
             push_mode: sandbox_push_mode(&weixin.callback.mode),
         }
     };
@@ -198,7 +198,7 @@ fn weixin_client(
     let account = |key: &str, a: &fapiao_app::config::AccountConfig| -> anyhow::Result<Account> {
         let appid =
             AppId::parse(&a.appid).map_err(|e| anyhow::anyhow!("{key}.appid: {}", e.rule))?;
-        Ok(Account::new(appid, a.secret.clone()))
+        Ok(Account::new(appid, a.secret.expose().to_owned()))
     };
     let mut client_config = WeixinConfig::new(account(
         "weixin.official_account",
@@ -229,19 +229,19 @@ fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
     let keys = if mode == PushMode::Plain {
         None
     } else {
-        let current = AesKey::from_encoding_aes_key(&callback.encoding_aes_key)
+        let current = AesKey::from_encoding_aes_key(callback.encoding_aes_key.expose())
             .map_err(|e| anyhow::anyhow!("weixin.callback.encoding_aes_key: {e}"))?;
         Some(match &callback.previous_encoding_aes_key {
             Some(previous) => KeyRing::with_previous(
                 current,
-                AesKey::from_encoding_aes_key(previous).map_err(|e| {
+                AesKey::from_encoding_aes_key(previous.expose()).map_err(|e| {
                     anyhow::anyhow!("weixin.callback.previous_encoding_aes_key: {e}")
                 })?,
             ),
             None => KeyRing::new(current),
         })
     };
-    let mut push = PushConfig::plain(callback.token.clone(), appid);
+    let mut push = PushConfig::plain(callback.token.expose().to_owned(), appid);
     push.mode = mode;
     push.keys = keys;
     push.timestamp_window = (callback.timestamp_window_seconds > 0)
@@ -252,13 +252,15 @@ fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
 /// The HTTP gateway issuer of `[issuer]`; errors name the configuration key.
 fn gateway_issuer(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<HttpGatewayIssuer> {
     let issuer = &config.issuer;
-    let gateway = GatewayConfig::new(&issuer.gateway_url, issuer.gateway_secret.clone()).map_err(
-        |e| match e {
-            GatewayConfigError::BaseUrl(rule) => anyhow::anyhow!("issuer.gateway_url: {rule}"),
-            GatewayConfigError::Secret(rule) => anyhow::anyhow!("issuer.gateway_secret: {rule}"),
-            other => anyhow::anyhow!(other),
-        },
-    )?;
+    let gateway = GatewayConfig::new(
+        &issuer.gateway_url,
+        issuer.gateway_secret.expose().to_owned(),
+    )
+    .map_err(|e| match e {
+        GatewayConfigError::BaseUrl(rule) => anyhow::anyhow!("issuer.gateway_url: {rule}"),
+        GatewayConfigError::Secret(rule) => anyhow::anyhow!("issuer.gateway_secret: {rule}"),
+        other => anyhow::anyhow!(other),
+    })?;
     HttpGatewayIssuer::new(gateway, clock).context("building the gateway issuer's HTTP client")
 }
 

@@ -136,7 +136,7 @@ async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let sandbox = config.is_sandbox();
-    let key = config.server.api_key.clone();
+    let key = config.server.api_key.expose().to_owned();
     let public = config.server.public_base_url.clone();
     let running = fapiao::start(config, StartOptions::default()).await?;
     println!();
@@ -185,8 +185,11 @@ async fn callback_check(config: &Config) -> (bool, String) {
         .to_string();
     let nonce = "fapiaodoctor";
     let echostr = format!("doctor{timestamp}");
-    let signature =
-        fapiao_weixin::crypto::url_signature(&config.weixin.callback.token, &timestamp, nonce);
+    let signature = fapiao_weixin::crypto::url_signature(
+        config.weixin.callback.token.expose(),
+        &timestamp,
+        nonce,
+    );
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
         .build()

@@ -771,9 +771,15 @@ impl InvoiceService {
     fn issuer_failure(step: Step, error: IssueError) -> StepResult {
         match error {
             IssueError::NotSent(e) => StepResult::Retry(format!("not sent: {e}")),
-            IssueError::OutcomeUnknown(detail) => {
+            // Only an issue request moves the order to `issue_outcome_unknown` (then queried
+            // with the same key). A reversal whose answer was lost is sent again with the same
+            // key (the platform answers a repeated key with its first outcome); reads are retried.
+            IssueError::OutcomeUnknown(detail) if step == Step::Issue => {
                 StepResult::Apply(Input::IssueAnswered(IssueResult::OutcomeUnknown { detail }))
             }
+            IssueError::OutcomeUnknown(detail) => StepResult::Retry(format!(
+                "{step}: outcome unknown ({detail}); repeating with the same key"
+            )),
             IssueError::Configuration(message) => {
                 StepResult::Apply(Input::StepFailed(AttentionReason::IssuerConfiguration {
                     message,

@@ -587,3 +587,99 @@ impl ParseOrder for str {
         fapiao_domain::ids::OrderId::parse(self).unwrap()
     }
 }
+
+/// Delegates to the fake issuer but loses the answer of the first reversal (applied, then
+/// "outcome unknown"), as a timeout after sending would.
+struct LostReversalAnswer {
+    inner: std::sync::Arc<fapiao_domain::testing::FakeIssuer>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl fapiao_domain::ports::InvoiceIssuer for LostReversalAnswer {
+    fn capabilities(&self) -> fapiao_domain::ports::IssuerCapabilities {
+        self.inner.capabilities()
+    }
+    async fn issue(
+        &self,
+        request: &fapiao_domain::ports::IssueRequest,
+    ) -> Result<fapiao_domain::ports::IssueOutcome, fapiao_domain::ports::IssueError> {
+        self.inner.issue(request).await
+    }
+    async fn query(
+        &self,
+        key: &fapiao_domain::ids::IssueKey,
+    ) -> Result<Option<fapiao_domain::ports::IssueOutcome>, fapiao_domain::ports::IssueError> {
+        self.inner.query(key).await
+    }
+    async fn fetch_pdf(
+        &self,
+        key: &fapiao_domain::ids::IssueKey,
+        invoice: &fapiao_domain::invoice::IssuedInvoice,
+    ) -> Result<fapiao_domain::ports::PdfDocument, fapiao_domain::ports::IssueError> {
+        self.inner.fetch_pdf(key, invoice).await
+    }
+    async fn reverse(
+        &self,
+        request: &fapiao_domain::ports::ReverseRequest,
+    ) -> Result<fapiao_domain::ports::ReverseOutcome, fapiao_domain::ports::IssueError> {
+        let outcome = self.inner.reverse(request).await;
+        if !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(fapiao_domain::ports::IssueError::OutcomeUnknown(
+                "timed out after sending".into(),
+            ));
+        }
+        outcome
+    }
+}
+
+#[tokio::test]
+async fn a_reversal_whose_answer_was_lost_is_repeated_with_the_same_key() {
+    let mut platform = platform(appid("oa"));
+    platform
+        .expect_update_card_status()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let h = harness(
+        merchant(1, appid("oa"), false),
+        platform,
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    h.service
+        .start(start_request(Scenario::OfficialAccount, "U1"))
+        .await
+        .unwrap();
+    h.push(authorization("U1", true, None, 1_780_000_010)).await;
+    h.drain(10).await;
+    let mut ports = h.service_ports();
+    ports.issuer = std::sync::Arc::new(LostReversalAnswer {
+        inner: h.issuer.clone(),
+        lost: std::sync::atomic::AtomicBool::new(false),
+    });
+    let service = fapiao_app::InvoiceService::new(ports, settings());
+    service
+        .reverse(
+            &"U1".parse_order(),
+            fapiao_domain::invoice::RedReason::InvoicingError,
+        )
+        .await
+        .unwrap();
+    let mut outcomes = Vec::new();
+    for _ in 0..10 {
+        let round = service.run_due_jobs("worker-1", 16, 60_000).await.unwrap();
+        if round.is_empty() && h.orders.live_jobs().is_empty() {
+            break;
+        }
+        outcomes.extend(round);
+        h.clock.advance_millis(600_000);
+    }
+    assert!(
+        matches!(outcomes.first(), Some(JobOutcome::Retried { .. })),
+        "{outcomes:?}"
+    );
+    let order = h.order("U1").await;
+    assert_eq!(order.state(), OrderState::Reversed);
+    // One blue and one red invoice: the repeated reversal found the first one.
+    assert_eq!(h.issuer.invoices_issued(), 2);
+}
