@@ -109,6 +109,7 @@ pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: false,
+        skip_runner: false,
     };
     let running = fapiao::start(config(""), options)
         .await

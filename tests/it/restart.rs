@@ -67,6 +67,7 @@ pub async fn crash_and_restart(kind: Db) {
         listen: Some(service_addr),
         sandbox_listen: None,
         skip_setup: true,
+        skip_runner: false,
     };
     let http = reqwest::Client::new();
 

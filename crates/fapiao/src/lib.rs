@@ -21,8 +21,8 @@ use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer};
 use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
-    Database, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository,
-    SeaOrmSetupStore, SeaOrmTokenCache,
+    Database, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue,
+    SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache,
 };
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::{
@@ -46,6 +46,9 @@ pub struct StartOptions {
     pub sandbox_listen: Option<SocketAddr>,
     /// Skip the automatic setup of the sandbox profile.
     pub skip_setup: bool,
+    /// Do not run the workflow runner: the instance serves the API and stores pushes, and
+    /// another instance (or a later start) works the jobs and the inbox.
+    pub skip_runner: bool,
 }
 
 /// A running service.
@@ -373,7 +376,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         issuer,
         orders,
         jobs: Arc::new(SeaOrmJobQueue::new(db.clone())),
-        inbox: Arc::new(SeaOrmEventInbox::new(db.clone())),
+        // Pushes arriving together are stored in one transaction each batch.
+        inbox: Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(db.clone()))),
         setup: Arc::new(SeaOrmSetupStore::new(db.clone())),
         clock,
         ids,
@@ -431,8 +435,10 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
         ..RunnerSettings::default()
     };
-    let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
-    tasks.push(tokio::spawn(runner.run(shutdown_rx)));
+    if !options.skip_runner {
+        let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
+        tasks.push(tokio::spawn(runner.run(shutdown_rx)));
+    }
 
     Ok(Running {
         addr,

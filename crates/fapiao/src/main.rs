@@ -128,6 +128,8 @@ async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {
     let options = StartOptions {
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: true,
+        // Setup and doctor only look; jobs are for the serving instances.
+        skip_runner: true,
         ..StartOptions::default()
     };
     let running = fapiao::start(config, options).await?;

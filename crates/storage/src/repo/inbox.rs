@@ -1,5 +1,7 @@
 //! The event inbox: a push is stored once per dedupe key, then processed under a lease.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use fapiao_domain::Timestamp;
 use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
@@ -41,6 +43,76 @@ impl SeaOrmEventInbox {
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected)
+    }
+
+    /// Stores several events in one statement (one transaction), each under its dedupe key if
+    /// absent; answers one outcome per event, in order. A key repeated within `events` is
+    /// recorded for its first occurrence and a duplicate for the others, as if they had been
+    /// recorded one after the other.
+    ///
+    /// # Errors
+    /// As for the `EventInbox` port; on an error nothing is stored.
+    pub async fn record_batch(
+        &self,
+        events: &[(WeixinEvent, Timestamp)],
+    ) -> Result<Vec<RecordOutcome>, RepositoryError> {
+        let mut outcomes = vec![RecordOutcome::Duplicate; events.len()];
+        // The first occurrence of each key, by position in `events`.
+        let mut first: HashMap<String, usize> = HashMap::with_capacity(events.len());
+        let mut values = Vec::with_capacity(events.len() * 4);
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, (event, received_at)) in events.iter().enumerate() {
+            let key = event.dedupe_key();
+            if first.contains_key(&key) {
+                continue;
+            }
+            let payload = serde_json::to_string(event)
+                .map_err(|err| RepositoryError::Other(Box::new(err)))?;
+            let n = values.len();
+            rows.push(format!(
+                "(${}, ${}, ${}, ${}, ${}, 0)",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 4
+            ));
+            values.push(key.clone().into());
+            values.push(event_kind(event).into());
+            values.push(payload.into());
+            values.push(received_at.millis().into());
+            first.insert(key, i);
+        }
+        if rows.is_empty() {
+            return Ok(outcomes);
+        }
+        let stmt = Statement::from_sql_and_values(
+            self.db.db_backend(),
+            format!(
+                "INSERT INTO event_inbox (dedupe_key, kind, payload, received_at, available_at, attempts) \
+                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+                rows.join(", ")
+            ),
+            values,
+        );
+        let inserted = self
+            .db
+            .conn()
+            .query_all_raw(stmt)
+            .await
+            .map_err(repository_error)?;
+        for row in inserted {
+            let id: i64 = row.try_get("", "id").map_err(repository_error)?;
+            let key: String = row.try_get("", "dedupe_key").map_err(repository_error)?;
+            let position = first
+                .get(&key)
+                .copied()
+                .ok_or_else(|| corrupt("event_inbox.dedupe_key", &key))?;
+            if let Some(outcome) = outcomes.get_mut(position) {
+                *outcome = RecordOutcome::Recorded(id);
+            }
+        }
+        Ok(outcomes)
     }
 }
 

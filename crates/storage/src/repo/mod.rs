@@ -4,6 +4,7 @@
 //! into `RepositoryError` variants at the call site, and never lets a model out of the crate.
 
 mod documents;
+mod group_commit;
 mod inbox;
 mod jobs;
 mod numbering;
@@ -20,6 +21,7 @@ use fapiao_domain::{OrderId, OrderKey, SPappId};
 use crate::error::corrupt;
 
 pub use documents::{IssuedDocument, SeaOrmDocumentStore};
+pub use group_commit::{GroupCommitInbox, MAX_BATCH as INBOX_MAX_BATCH};
 pub use inbox::SeaOrmEventInbox;
 pub use jobs::SeaOrmJobQueue;
 pub use numbering::SeaOrmInvoiceNumbering;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use fapiao_domain::ports::{EventInbox, RecordOutcome, RepositoryError};
 use fapiao_domain::weixin::WeixinEvent;
-use fapiao_storage::SeaOrmEventInbox;
+use fapiao_storage::{GroupCommitInbox, SeaOrmEventInbox};
 
 use crate::harness::{Kind, TestDb, at};
 use crate::on_both;
@@ -12,6 +12,8 @@ on_both!(
     concurrent_duplicate_pushes_are_stored_once,
     claim_release_and_mark_processed,
     purge_removes_only_old_processed_events,
+    a_batch_records_each_key_once_in_order,
+    group_commit_stores_concurrent_pushes_exactly_once,
 );
 
 /// A push whose dedupe key is determined by `from`.
@@ -205,4 +207,102 @@ async fn purge_removes_only_old_processed_events(kind: Kind) {
             .expect("record"),
         RecordOutcome::Duplicate
     );
+}
+
+async fn a_batch_records_each_key_once_in_order(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    let RecordOutcome::Recorded(earlier) = inbox.record(&event("b"), at(1)).await.expect("record")
+    else {
+        panic!("stored");
+    };
+    let batch: Vec<_> = ["a", "b", "c", "a", "d"]
+        .iter()
+        .enumerate()
+        .map(|(n, from)| (event(from), at(10 + n as i64)))
+        .collect();
+    let outcomes = inbox.record_batch(&batch).await.expect("batch");
+    assert_eq!(outcomes.len(), 5);
+    assert!(
+        matches!(outcomes[0], RecordOutcome::Recorded(_)),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes[1],
+        RecordOutcome::Duplicate,
+        "stored before the batch"
+    );
+    assert!(matches!(outcomes[2], RecordOutcome::Recorded(_)));
+    assert_eq!(
+        outcomes[3],
+        RecordOutcome::Duplicate,
+        "repeated within the batch"
+    );
+    assert!(matches!(outcomes[4], RecordOutcome::Recorded(_)));
+    assert!(inbox.record_batch(&[]).await.expect("empty").is_empty());
+
+    let mut items = inbox.claim("w", 10, at(100), at(200)).await.expect("claim");
+    items.sort_by_key(|i| i.id);
+    let stored: Vec<_> = items.iter().map(|i| (i.id, i.event.clone())).collect();
+    let id = |o: RecordOutcome| match o {
+        RecordOutcome::Recorded(id) => id,
+        RecordOutcome::Duplicate => panic!("recorded"),
+    };
+    assert_eq!(
+        stored,
+        [
+            (earlier, event("b")),
+            (id(outcomes[0]), event("a")),
+            (id(outcomes[2]), event("c")),
+            (id(outcomes[4]), event("d")),
+        ]
+    );
+    let first_a = items.iter().find(|i| i.event == event("a")).expect("a");
+    assert_eq!(first_a.received_at, at(10), "the first occurrence is kept");
+}
+
+async fn group_commit_stores_concurrent_pushes_exactly_once(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(
+        test_db.db.clone(),
+    )));
+    // 600 concurrent records of 150 distinct pushes (each delivered four times): more than
+    // one batch's worth, so batches fill, split and repeat keys.
+    let mut tasks = Vec::new();
+    for n in 0..600 {
+        let inbox = inbox.clone();
+        tasks.push(tokio::spawn(async move {
+            let outcome = inbox
+                .record(&event(&format!("push-{}", n % 150)), at(n))
+                .await
+                .expect("record");
+            (n % 150, outcome)
+        }));
+    }
+    let mut recorded = std::collections::BTreeMap::new();
+    for task in tasks {
+        if let (key, RecordOutcome::Recorded(id)) = task.await.expect("task") {
+            assert!(
+                recorded.insert(key, id).is_none(),
+                "push-{key} recorded twice"
+            );
+        }
+    }
+    assert_eq!(recorded.len(), 150, "every distinct push is recorded once");
+    let items = inbox
+        .claim("w", 1_000, at(10_000), at(20_000))
+        .await
+        .expect("claim");
+    assert_eq!(items.len(), 150);
+    for item in items {
+        let WeixinEvent::Other { from, .. } = &item.event else {
+            panic!("{item:?}");
+        };
+        let key: i64 = from.trim_start_matches("push-").parse().expect("key");
+        assert_eq!(
+            recorded.get(&key),
+            Some(&item.id),
+            "the caller got the stored id"
+        );
+    }
 }
