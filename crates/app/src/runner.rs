@@ -54,41 +54,71 @@ impl Runner {
         }
     }
 
-    /// One round: pushes first, then due jobs. Returns how many items were handled.
+    /// One round: claims pushes, then due jobs, and works them with at most `concurrency` at
+    /// once, claiming again as long as the last claim came back full. Returns how many items
+    /// were handled.
+    ///
+    /// Pushes and jobs run side by side: two items of one order may race, and the loser's
+    /// optimistic version check sends it back for a retry, so no state is ever overwritten.
     ///
     /// # Errors
     /// Storage errors (logged by [`Runner::run`], which keeps going).
     pub async fn round(&self) -> Result<usize, crate::AppError> {
         let worker = &self.settings.worker_id;
-        let mut handled = self.invoices.process_inbox(worker, 256).await?;
-        let limit = u32::try_from(self.settings.concurrency.max(1) * 4).unwrap_or(64);
+        let concurrency = self.settings.concurrency.max(1);
+        let inbox_limit = 256;
+        let job_limit = u32::try_from(concurrency * 4).unwrap_or(64);
         let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(60_000);
-        let jobs = self.invoices.claim_jobs(worker, limit, lease).await?;
-        handled += jobs.len();
+        let mut handled = 0;
         let mut set = JoinSet::new();
-        for job in jobs {
-            while set.len() >= self.settings.concurrency.max(1) {
+        loop {
+            let items = self.invoices.claim_inbox(worker, inbox_limit).await?;
+            let jobs = self.invoices.claim_jobs(worker, job_limit, lease).await?;
+            let more = items.len() == inbox_limit as usize || jobs.len() == job_limit as usize;
+            handled += items.len() + jobs.len();
+            for item in items {
+                while set.len() >= concurrency {
+                    Self::reap(set.join_next().await);
+                }
+                let invoices = self.invoices.clone();
+                set.spawn(async move {
+                    invoices
+                        .process_event(&item)
+                        .await
+                        .map(|()| JobOutcome::Completed)
+                });
+            }
+            for job in jobs {
+                while set.len() >= concurrency {
+                    Self::reap(set.join_next().await);
+                }
+                let invoices = self.invoices.clone();
+                let worker = worker.clone();
+                set.spawn(async move {
+                    let step = job.command.step();
+                    let started = Instant::now();
+                    let outcome = invoices.run_job(&job, &worker).await;
+                    metrics::histogram!("fapiao_step_seconds", "step" => step.code())
+                        .record(started.elapsed().as_secs_f64());
+                    let label = match &outcome {
+                        Ok(JobOutcome::Completed) => "completed",
+                        Ok(JobOutcome::Skipped(_)) => "skipped",
+                        Ok(JobOutcome::Retried { .. }) => "retried",
+                        Ok(JobOutcome::Buried(_)) => "buried",
+                        Err(_) => "error",
+                    };
+                    metrics::counter!("fapiao_jobs_total", "step" => step.code(), "outcome" => label)
+                        .increment(1);
+                    outcome
+                });
+            }
+            if !more {
+                break;
+            }
+            // Claim again once half the slots are free, so the workers never run dry.
+            while set.len() > concurrency / 2 {
                 Self::reap(set.join_next().await);
             }
-            let invoices = self.invoices.clone();
-            let worker = worker.clone();
-            set.spawn(async move {
-                let step = job.command.step();
-                let started = Instant::now();
-                let outcome = invoices.run_job(&job, &worker).await;
-                metrics::histogram!("fapiao_step_seconds", "step" => step.code())
-                    .record(started.elapsed().as_secs_f64());
-                let label = match &outcome {
-                    Ok(JobOutcome::Completed) => "completed",
-                    Ok(JobOutcome::Skipped(_)) => "skipped",
-                    Ok(JobOutcome::Retried { .. }) => "retried",
-                    Ok(JobOutcome::Buried(_)) => "buried",
-                    Err(_) => "error",
-                };
-                metrics::counter!("fapiao_jobs_total", "step" => step.code(), "outcome" => label)
-                    .increment(1);
-                outcome
-            });
         }
         while let Some(result) = set.join_next().await {
             Self::reap(Some(result));

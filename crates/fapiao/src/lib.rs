@@ -17,7 +17,7 @@ use fapiao_app::{
     AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings, SetupService,
 };
 use fapiao_domain::ids::AppId;
-use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer};
+use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupStore};
 use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
@@ -345,6 +345,20 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         (config.weixin.base_url.clone(), None)
     };
 
+    if config.is_sandbox() && !options.skip_setup {
+        // The in-process sandbox starts empty every time: the tokens, tickets and card
+        // templates an earlier one minted mean nothing to it, so they are forgotten and the
+        // setup below runs from the start. (Setup and doctor skip setup and leave them be, so
+        // they never disturb a running instance.)
+        SeaOrmTokenCache::new(db.clone())
+            .clear()
+            .await
+            .context("clearing the sandbox's cached tokens")?;
+        SeaOrmSetupStore::new(db.clone())
+            .save(&SetupState::default())
+            .await
+            .context("resetting the sandbox's setup state")?;
+    }
     let weixin = Arc::new(weixin_client(
         &config,
         &base_url,

@@ -76,10 +76,14 @@ pub struct SandboxIssuer {
     ledger: Arc<dyn SandboxLedger>,
     renderer: InvoicePdfRenderer,
     mode: Mutex<SandboxMode>,
-    // Serialises look-up, numbering and recording of new requests, so that concurrent requests
-    // with one key get one number and the sequence has no holes.
-    apply: tokio::sync::Mutex<()>,
+    // Serialises look-up, numbering and recording of requests with the same key (by stripe),
+    // so that concurrent requests with one key get one number; requests with other keys go
+    // on in parallel, and the numbering itself is gap-free in the database.
+    apply: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// Lock stripes of [`SandboxIssuer`]: enough that unrelated orders rarely wait on each other.
+const APPLY_STRIPES: usize = 64;
 
 impl fmt::Debug for SandboxIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,8 +120,19 @@ impl SandboxIssuer {
             ledger,
             renderer: InvoicePdfRenderer::new()?,
             mode: Mutex::new(SandboxMode::default()),
-            apply: tokio::sync::Mutex::new(()),
+            apply: (0..APPLY_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
+    }
+
+    /// The lock of requests with `key`.
+    fn apply_lock(&self, key: &IssueKey) -> &tokio::sync::Mutex<()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        key.hash(&mut hasher);
+        let stripe = usize::try_from(hasher.finish() % APPLY_STRIPES as u64).unwrap_or(0);
+        &self.apply[stripe]
     }
 
     /// How new requests are answered.
@@ -375,7 +390,7 @@ impl InvoiceIssuer for SandboxIssuer {
 
     async fn issue(&self, request: &IssueRequest) -> Result<IssueOutcome, IssueError> {
         let mode = self.mode();
-        let _apply = self.apply.lock().await;
+        let _apply = self.apply_lock(&request.key).lock().await;
         if let Some(record) = self.record(&request.key).await? {
             let record = self.poll(record).await?;
             return Ok(issue_outcome(&record));
@@ -452,7 +467,7 @@ impl InvoiceIssuer for SandboxIssuer {
 
     async fn reverse(&self, request: &ReverseRequest) -> Result<ReverseOutcome, IssueError> {
         let mode = self.mode();
-        let _apply = self.apply.lock().await;
+        let _apply = self.apply_lock(&request.key).lock().await;
         if let Some(record) = self.record(&request.key).await? {
             let record = self.poll(record).await?;
             return Ok(reverse_outcome(&record));

@@ -11,8 +11,8 @@ use fapiao_domain::order::{
 };
 use fapiao_domain::party::Buyer;
 use fapiao_domain::ports::{
-    IssueError, IssueOutcome, IssueRequest, Job, NewJob, RepositoryError, ReverseOutcome,
-    ReverseRequest, SetupState,
+    InboxItem, IssueError, IssueOutcome, IssueRequest, Job, NewJob, RepositoryError,
+    ReverseOutcome, ReverseRequest, SetupState,
 };
 use fapiao_domain::scenario::{PageStyle, Scenario};
 use fapiao_domain::weixin::{
@@ -425,32 +425,70 @@ impl InvoiceService {
         key: &OrderKey,
         input: Input,
     ) -> Result<(Order, bool), AppError> {
-        self.apply_and_save_with(key, input, Vec::new()).await
+        self.apply_and_save_with(key, None, input, Vec::new()).await
     }
 
+    /// Applies `input` (plus `extra` commands) and saves, reloading and retrying when another
+    /// writer got there first. `loaded`, when given, is used for the first attempt instead of
+    /// a fresh read: the version check on save still catches any change since it was read.
     async fn apply_and_save_with(
         &self,
         key: &OrderKey,
+        loaded: Option<Order>,
         input: Input,
         extra: Vec<Command>,
     ) -> Result<(Order, bool), AppError> {
+        self.apply_save_complete(key, loaded, input, extra, None)
+            .await
+            .map(|(order, changed, _)| (order, changed))
+    }
+
+    /// [`Self::apply_and_save_with`], completing `done` (held by the worker) in the same
+    /// transaction when there is something to save. The third value says whether the job was
+    /// dealt with; if not, the caller completes it.
+    async fn apply_save_complete(
+        &self,
+        key: &OrderKey,
+        loaded: Option<Order>,
+        input: Input,
+        extra: Vec<Command>,
+        done: Option<(&Job, &str)>,
+    ) -> Result<(Order, bool, bool), AppError> {
         let mut attempts = 0;
+        let mut loaded = loaded;
         loop {
             attempts += 1;
-            let mut order = self.reload(key).await?;
+            let mut order = match loaded.take() {
+                Some(order) => order,
+                None => self.reload(key).await?,
+            };
             let before = order.clone();
             let now = self.ports.clock.now();
             let mut commands = order.apply(input.clone(), now)?;
             commands.extend(extra.iter().cloned());
             if order == before && commands.is_empty() {
-                return Ok((order, false));
+                return Ok((order, false, false));
             }
             let jobs = self.commands_to_jobs(key, commands, now);
-            match self.ports.orders.update(&order, &jobs).await {
-                Ok(()) => {
+            let saved = match done {
+                Some((job, worker)) => {
+                    self.ports
+                        .orders
+                        .update_completing(&order, &jobs, job, worker)
+                        .await
+                }
+                None => self
+                    .ports
+                    .orders
+                    .update(&order, &jobs)
+                    .await
+                    .map(|()| false),
+            };
+            match saved {
+                Ok(completed) => {
                     order.mark_saved();
                     info!(order_id = %key.order_id, from = %before.state(), to = %order.state(), "order moved");
-                    return Ok((order, true));
+                    return Ok((order, true, completed));
                 }
                 Err(RepositoryError::StaleVersion { .. }) if attempts < 5 => continue,
                 Err(e) => return Err(e.into()),
@@ -526,41 +564,62 @@ impl InvoiceService {
         }
     }
 
-    /// Claims and handles up to `limit` inbox events. Returns how many were handled.
+    /// Claims and handles up to `limit` inbox events, one after the other. Returns how many
+    /// were handled.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn process_inbox(&self, worker: &str, limit: u32) -> Result<usize, AppError> {
+        let items = self.claim_inbox(worker, limit).await?;
+        let count = items.len();
+        for item in items {
+            self.process_event(&item).await?;
+        }
+        Ok(count)
+    }
+
+    /// Claims up to `limit` unprocessed inbox events for `worker` (leased for a minute).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn claim_inbox(&self, worker: &str, limit: u32) -> Result<Vec<InboxItem>, AppError> {
         let now = self.ports.clock.now();
-        let items = self
+        Ok(self
             .ports
             .inbox
             .claim(worker, limit, now, now.plus_millis(60_000))
-            .await?;
-        let count = items.len();
-        for item in items {
-            match self.handle_event(&item.event).await {
-                Ok(EventOutcome::Applied(_) | EventOutcome::NoChange(_)) => {
-                    self.ports.inbox.mark_processed(item.id, None).await?;
-                }
-                Ok(EventOutcome::Unmatched(note) | EventOutcome::Ignored(note)) => {
-                    warn!(event = item.id, note = %note, "push not applied");
-                    self.ports.inbox.mark_processed(item.id, Some(note)).await?;
-                }
-                Err(e) => {
-                    let delay = self
-                        .settings
-                        .retry
-                        .backoff_millis(item.attempts, item.id.unsigned_abs());
-                    warn!(event = item.id, error = %e, "push processing failed; will retry");
-                    self.ports
-                        .inbox
-                        .release(item.id, now.plus_millis(delay), &e.to_string())
-                        .await?;
-                }
+            .await?)
+    }
+
+    /// Handles one claimed inbox event: applied, or noted and set aside, or released for a
+    /// retry with backoff when handling failed.
+    ///
+    /// # Errors
+    /// Storage errors while recording the result (the event's lease then expires and it is
+    /// handled again).
+    pub async fn process_event(&self, item: &InboxItem) -> Result<(), AppError> {
+        match self.handle_event(&item.event).await {
+            Ok(EventOutcome::Applied(_) | EventOutcome::NoChange(_)) => {
+                self.ports.inbox.mark_processed(item.id, None).await?;
+            }
+            Ok(EventOutcome::Unmatched(note) | EventOutcome::Ignored(note)) => {
+                warn!(event = item.id, note = %note, "push not applied");
+                self.ports.inbox.mark_processed(item.id, Some(note)).await?;
+            }
+            Err(e) => {
+                let now = self.ports.clock.now();
+                let delay = self
+                    .settings
+                    .retry
+                    .backoff_millis(item.attempts, item.id.unsigned_abs());
+                warn!(event = item.id, error = %e, "push processing failed; will retry");
+                self.ports
+                    .inbox
+                    .release(item.id, now.plus_millis(delay), &e.to_string())
+                    .await?;
             }
         }
-        Ok(count)
+        Ok(())
     }
 
     /// Claims up to `limit` due jobs for `worker`.
@@ -623,9 +682,12 @@ impl InvoiceService {
         let result = self.execute(&order, &job.command, job.attempts).await;
         let now = self.ports.clock.now();
         match result {
-            StepResult::Apply(input) => self.finish(job, worker, Some(input), Vec::new()).await,
+            StepResult::Apply(input) => {
+                self.finish(job, worker, order, Some(input), Vec::new())
+                    .await
+            }
             StepResult::ApplyThen(input, command) => {
-                self.finish(job, worker, input, vec![command]).await
+                self.finish(job, worker, order, input, vec![command]).await
             }
             StepResult::Skip(reason) => {
                 self.ports.jobs.complete(job, worker).await?;
@@ -670,11 +732,16 @@ impl InvoiceService {
         &self,
         job: &Job,
         worker: &str,
+        order: Order,
         input: Option<Input>,
         extra: Vec<Command>,
     ) -> Result<JobOutcome, AppError> {
         let outcome = match input {
-            Some(input) => match self.apply_and_save_with(&job.order, input, extra).await {
+            Some(input) => match self
+                .apply_save_complete(&job.order, Some(order), input, extra, Some((job, worker)))
+                .await
+            {
+                Ok((_, _, true)) => return Ok(JobOutcome::Completed),
                 Ok(_) => JobOutcome::Completed,
                 Err(AppError::Transition(e)) => JobOutcome::Skipped(e.to_string()),
                 Err(e) => return Err(e),

@@ -123,6 +123,23 @@ pub trait OrderRepository: Send + Sync {
     /// appending history entries not yet stored and enqueuing `jobs`, all in one transaction.
     async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError>;
 
+    /// Saves `order` as [`update`](Self::update) does and, in the same transaction, completes
+    /// `done`, the job `worker` holds whose step made this change: the state change and the
+    /// end of its job are one atomic write. Answers whether the job was dealt with here (also
+    /// when its lease had already passed to another worker, which will then find the step
+    /// done); on `false`, as this default answers, the caller completes it through
+    /// [`JobQueue::complete`].
+    async fn update_completing(
+        &self,
+        order: &Order,
+        jobs: &[NewJob],
+        done: &Job,
+        worker: &str,
+    ) -> Result<bool, RepositoryError> {
+        let _ = (done, worker);
+        self.update(order, jobs).await.map(|()| false)
+    }
+
     /// Orders matching the filter, most recently updated first.
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError>;
 

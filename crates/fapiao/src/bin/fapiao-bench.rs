@@ -672,6 +672,12 @@ async fn pipeline(kind: DbKind, orders: usize, concurrency: usize) -> anyhow::Re
     )
     .await?;
     let elapsed = done - started;
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
     running.shutdown().await;
 
     let label = match kind {
@@ -692,6 +698,11 @@ async fn pipeline(kind: DbKind, orders: usize, concurrency: usize) -> anyhow::Re
         "pipeline: per order, authorization stored → delivered: {}",
         percentiles(&mut latencies)
     );
+    println!(
+        "pipeline: mean time in each state: {}",
+        time_in_states(&db).await?
+    );
+    println!("pipeline: {}", step_summary(&metrics));
     // Every issue call the sandbox issuer answered is a ledger row under its idempotency key:
     // with every order delivered, as many rows as orders means none was issued twice.
     let ledger = db.count("SELECT COUNT(*) FROM sandbox_ledger").await?;
@@ -706,6 +717,90 @@ async fn pipeline(kind: DbKind, orders: usize, concurrency: usize) -> anyhow::Re
         .context("the database is still shared")?
         .drop()
         .await
+}
+
+/// Mean duration per step and job outcomes, from the service's Prometheus metrics.
+fn step_summary(metrics: &str) -> String {
+    let value = |line: &str| {
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let label = |line: &str, name: &str| {
+        line.split_once(&format!("{name}=\""))
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(v, _)| v.to_owned())
+            .unwrap_or_default()
+    };
+    let mut steps = Vec::new();
+    for line in metrics.lines() {
+        if let Some(rest) = line.strip_prefix("fapiao_step_seconds_sum") {
+            let step = label(rest, "step");
+            let count = metrics
+                .lines()
+                .find(|l| l.starts_with("fapiao_step_seconds_count") && label(l, "step") == step)
+                .map_or(0.0, value);
+            if count > 0.0 {
+                steps.push(format!(
+                    "{step} {:.1} ms × {count:.0}",
+                    value(line) * 1000.0 / count
+                ));
+            }
+        }
+    }
+    let outcomes: Vec<String> = metrics
+        .lines()
+        .filter(|l| l.starts_with("fapiao_jobs_total"))
+        .map(|l| {
+            format!(
+                "{}/{} {:.0}",
+                label(l, "step"),
+                label(l, "outcome"),
+                value(l)
+            )
+        })
+        .collect();
+    format!(
+        "mean run time per step: {}; jobs: {}",
+        steps.join(", "),
+        outcomes.join(", ")
+    )
+}
+
+/// Mean milliseconds each order spent in each state before its next transition.
+async fn time_in_states(db: &BenchDb) -> anyhow::Result<String> {
+    let rows = db
+        .raw
+        .query_all_raw(Statement::from_string(
+            db.raw.get_database_backend(),
+            "SELECT order_id, to_state, at FROM order_history ORDER BY s_pappid, order_id, seq",
+        ))
+        .await?;
+    let mut totals: Vec<(String, i64, i64)> = Vec::new();
+    let mut previous: Option<(String, String, i64)> = None;
+    for row in &rows {
+        let order: String = row.try_get_by_index(0)?;
+        let state: String = row.try_get_by_index(1)?;
+        let at: i64 = row.try_get_by_index(2)?;
+        if let Some((last_order, last_state, last_at)) = previous.take()
+            && last_order == order
+        {
+            match totals.iter_mut().find(|(s, _, _)| *s == last_state) {
+                Some(entry) => {
+                    entry.1 += at - last_at;
+                    entry.2 += 1;
+                }
+                None => totals.push((last_state, at - last_at, 1)),
+            }
+        }
+        previous = Some((order, state, at));
+    }
+    Ok(totals
+        .iter()
+        .map(|(state, millis, n)| format!("{state} {:.0} ms", *millis as f64 / *n as f64))
+        .collect::<Vec<_>>()
+        .join(", "))
 }
 
 /// Milliseconds from `authorized` to `delivered` per order, from the transition history.

@@ -24,7 +24,7 @@ use crate::error::{corrupt, repository_error};
 
 use super::{from_u32, order_key, to_u32, wall_clock_millis};
 
-const READY: &str = "ready";
+pub(super) const READY: &str = "ready";
 const DEAD: &str = "dead";
 
 /// The job queue on sea-orm: `FOR UPDATE SKIP LOCKED` on PostgreSQL, one atomic

@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use fapiao_domain::order::{Order, OrderState};
-use fapiao_domain::ports::{NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount};
+use fapiao_domain::ports::{
+    Job, NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount,
+};
 use fapiao_domain::scenario::Scenario;
 use fapiao_domain::{CardCode, CardId, OrderKey, QrToken};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -12,10 +14,10 @@ use sea_orm::{
 };
 
 use crate::db::Database;
-use crate::entity::{invoice_order, order_history};
+use crate::entity::{invoice_order, job as job_entity, order_history};
 use crate::error::{corrupt, repository_error};
 
-use super::jobs::insert_jobs;
+use super::jobs::{READY, insert_jobs};
 
 /// The most orders one `list` call returns, whatever the filter asks (a limit of 0 means 1, as
 /// in the domain's in-memory fake).
@@ -147,55 +149,15 @@ impl SeaOrmOrderRepository {
     }
 }
 
-#[async_trait]
-impl OrderRepository for SeaOrmOrderRepository {
-    async fn insert(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
-        let row = order_row(order)?;
-        let txn = self.db.begin_write().await.map_err(repository_error)?;
-        row.insert(&txn)
-            .await
-            .map_err(|err| match repository_error(err) {
-                RepositoryError::Conflict(_) => {
-                    RepositoryError::Conflict(format!("order {}", order.key().order_id))
-                }
-                other => other,
-            })?;
-        insert_history(&txn, history_rows(order, i64::MIN))
-            .await
-            .map_err(repository_error)?;
-        insert_jobs(&txn, jobs).await.map_err(repository_error)?;
-        txn.commit().await.map_err(repository_error)
-    }
-
-    async fn get(&self, key: &OrderKey) -> Result<Option<Order>, RepositoryError> {
-        self.find_one(invoice_order::Entity::find_by_id((
-            key.s_pappid.as_str().to_owned(),
-            key.order_id.as_str().to_owned(),
-        )))
-        .await
-    }
-
-    async fn find_by_card(
+impl SeaOrmOrderRepository {
+    /// The version-checked update, optionally completing the job that caused it, in one
+    /// transaction.
+    async fn save(
         &self,
-        card_id: &CardId,
-        code: &CardCode,
-    ) -> Result<Option<Order>, RepositoryError> {
-        self.find_one(
-            invoice_order::Entity::find()
-                .filter(invoice_order::Column::CardId.eq(card_id.as_str()))
-                .filter(invoice_order::Column::CardCode.eq(code.as_str())),
-        )
-        .await
-    }
-
-    async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError> {
-        self.find_one(
-            invoice_order::Entity::find().filter(invoice_order::Column::QrToken.eq(token.as_str())),
-        )
-        .await
-    }
-
-    async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        order: &Order,
+        jobs: &[NewJob],
+        done: Option<(&Job, &str)>,
+    ) -> Result<(), RepositoryError> {
         let expected = order.version();
         let mut row = order_row(order)?;
         // The key is the filter, not something to set.
@@ -248,7 +210,84 @@ impl OrderRepository for SeaOrmOrderRepository {
             .await
             .map_err(repository_error)?;
         insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        if let Some((job, worker)) = done {
+            // No row deleted means the lease already passed to another worker: the order's
+            // change stands (its version check passed) and that worker will find the step
+            // done and skip it.
+            job_entity::Entity::delete_many()
+                .filter(job_entity::Column::Id.eq(job.id.0))
+                .filter(job_entity::Column::Status.eq(READY))
+                .filter(job_entity::Column::LeaseOwner.eq(worker))
+                .filter(job_entity::Column::LeaseUntil.eq(job.lease_until.millis()))
+                .exec(&txn)
+                .await
+                .map_err(repository_error)?;
+        }
         txn.commit().await.map_err(repository_error)
+    }
+}
+
+#[async_trait]
+impl OrderRepository for SeaOrmOrderRepository {
+    async fn insert(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        let row = order_row(order)?;
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        row.insert(&txn)
+            .await
+            .map_err(|err| match repository_error(err) {
+                RepositoryError::Conflict(_) => {
+                    RepositoryError::Conflict(format!("order {}", order.key().order_id))
+                }
+                other => other,
+            })?;
+        insert_history(&txn, history_rows(order, i64::MIN))
+            .await
+            .map_err(repository_error)?;
+        insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)
+    }
+
+    async fn get(&self, key: &OrderKey) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(invoice_order::Entity::find_by_id((
+            key.s_pappid.as_str().to_owned(),
+            key.order_id.as_str().to_owned(),
+        )))
+        .await
+    }
+
+    async fn find_by_card(
+        &self,
+        card_id: &CardId,
+        code: &CardCode,
+    ) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(
+            invoice_order::Entity::find()
+                .filter(invoice_order::Column::CardId.eq(card_id.as_str()))
+                .filter(invoice_order::Column::CardCode.eq(code.as_str())),
+        )
+        .await
+    }
+
+    async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError> {
+        self.find_one(
+            invoice_order::Entity::find().filter(invoice_order::Column::QrToken.eq(token.as_str())),
+        )
+        .await
+    }
+
+    async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        self.save(order, jobs, None).await
+    }
+
+    async fn update_completing(
+        &self,
+        order: &Order,
+        jobs: &[NewJob],
+        done: &Job,
+        worker: &str,
+    ) -> Result<bool, RepositoryError> {
+        self.save(order, jobs, Some((done, worker))).await?;
+        Ok(true)
     }
 
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError> {

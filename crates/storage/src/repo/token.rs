@@ -27,6 +27,19 @@ impl SeaOrmTokenCache {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+
+    /// Forgets every cached token, ticket and refresh lease, returning how many rows went;
+    /// for a Weixin (such as a fresh sandbox) that no longer knows what it issued.
+    ///
+    /// # Errors
+    /// As for the `TokenCache` port.
+    pub async fn clear(&self) -> Result<u64, RepositoryError> {
+        let res = token_cache::Entity::delete_many()
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(res.rows_affected)
+    }
 }
 
 #[async_trait]

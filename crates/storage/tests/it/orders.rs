@@ -26,6 +26,7 @@ on_both!(
     concurrent_updates_of_one_version_let_exactly_one_win,
     find_by_qr_token_and_by_card,
     list_filters_pages_newest_first_and_counts_by_state,
+    update_completing_ends_the_job_in_the_same_transaction,
 );
 
 fn new_order(order_id: &str, scenario: Scenario, created: i64) -> Order {
@@ -505,4 +506,87 @@ async fn list_filters_pages_newest_first_and_counts_by_state(kind: Kind) {
             (Scenario::MiniProgram, OrderState::Created, 1),
         ]
     );
+}
+
+async fn update_completing_ends_the_job_in_the_same_transaction(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let repo = SeaOrmOrderRepository::new(test_db.db.clone());
+    let queue = SeaOrmJobQueue::new(test_db.db.clone());
+    let order = new_order("o-1", Scenario::OfficialAccount, 100);
+    repo.insert(&order, &[job(&order, Command::FetchAuthData)])
+        .await
+        .expect("insert");
+    let claimed = queue
+        .claim("w1", 10, at(1_000), at(61_000))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let held = &claimed[0];
+
+    // A stale save changes nothing, and the job stays held.
+    let loaded = repo.get(order.key()).await.expect("get").expect("stored");
+    let mut stale = loaded.clone();
+    let mut winner = loaded.clone();
+    apply(&mut winner, Input::AuthUrlIssued, 2_000);
+    repo.update(&winner, &[]).await.expect("first writer");
+    apply(&mut stale, Input::AuthUrlIssued, 2_000);
+    let err = repo
+        .update_completing(&stale, &[], held, "w1")
+        .await
+        .expect_err("stale");
+    assert!(
+        matches!(err, RepositoryError::StaleVersion { .. }),
+        "{err:?}"
+    );
+    assert_eq!(queue.pending_count().await.expect("count"), 1);
+
+    // The fresh save completes it together with the state change and its new job.
+    let mut order = repo.get(order.key()).await.expect("get").expect("stored");
+    let before = order.version();
+    apply(
+        &mut order,
+        Input::BuyerAuthorized(Authorization {
+            openid: Some(OpenId::parse("oBuyer0001").expect("openid")),
+            appid: None,
+            source: None,
+            at: at(3_000),
+        }),
+        3_000,
+    );
+    let completed = repo
+        .update_completing(&order, &[job(&order, Command::FetchAuthData)], held, "w1")
+        .await
+        .expect("save");
+    assert!(completed);
+    let stored = repo.get(order.key()).await.expect("get").expect("stored");
+    assert_eq!(stored.version(), before + 1);
+    assert_eq!(
+        queue.pending_count().await.expect("count"),
+        1,
+        "the held job is gone, the new one is queued"
+    );
+    let next = queue
+        .claim("w2", 10, at(4_000), at(64_000))
+        .await
+        .expect("claim");
+    assert_eq!(next.len(), 1);
+    assert_ne!(next[0].id, held.id);
+
+    // A worker whose lease passed to another leaves that worker's job alone.
+    let mut order = stored;
+    apply(
+        &mut order,
+        Input::AuthDataFetched {
+            buyer: Some(fixtures::company()),
+            note: None,
+            issue_key: IssueKey::parse("K1").expect("issue key"),
+        },
+        5_000,
+    );
+    assert!(
+        repo.update_completing(&order, &[], &next[0], "w1")
+            .await
+            .expect("save")
+    );
+    assert_eq!(queue.pending_count().await.expect("count"), 1);
 }
