@@ -39,6 +39,8 @@ const TOKEN: &str = "sandboxtoken";
 const ENCODING_AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 const APPID: &str = "wxsandboxofficial01";
 const API_KEY: &str = "sandbox-api-key-change-me";
+/// The API key of the `fapiao serve` child in live mode (which refuses the public default).
+const LIVE_API_KEY: &str = "fapiao-bench-live-api-key";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -541,6 +543,7 @@ where
 async fn create_orders(
     client: &reqwest::Client,
     base: &str,
+    key: &'static str,
     prefix: &str,
     count: usize,
 ) -> anyhow::Result<Duration> {
@@ -551,7 +554,7 @@ async fn create_orders(
         async move {
             let response = client
                 .post(format!("{base}/v1/orders"))
-                .bearer_auth(API_KEY)
+                .bearer_auth(key)
                 .json(&order_body(&format!("{prefix}-{i:07}")))
                 .send()
                 .await?;
@@ -568,10 +571,10 @@ async fn create_orders(
     Ok(started.elapsed())
 }
 
-async fn s_pappid(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+async fn s_pappid(client: &reqwest::Client, base: &str, key: &str) -> anyhow::Result<String> {
     let doctor: Value = client
         .get(format!("{base}/v1/setup/doctor"))
-        .bearer_auth(API_KEY)
+        .bearer_auth(key)
         .send()
         .await?
         .json()
@@ -652,9 +655,9 @@ async fn pipeline(kind: DbKind, orders: usize, concurrency: usize) -> anyhow::Re
             .context("the sandbox profile has a sandbox")?,
     );
     let client = http_client(64)?;
-    let s_pappid = s_pappid(&client, &base).await?;
+    let s_pappid = s_pappid(&client, &base, API_KEY).await?;
 
-    let created = create_orders(&client, &base, "PIPE", orders).await?;
+    let created = create_orders(&client, &base, API_KEY, "PIPE", orders).await?;
     let started = Instant::now();
     authorize_all(&client, &sandbox, &s_pappid, "PIPE", orders).await?;
     let authorized = started.elapsed();
@@ -933,8 +936,8 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
             running.base_url(),
             running.sandbox_url().unwrap_or_default(),
         );
-        let s_pappid = s_pappid(&client, &base).await?;
-        create_orders(&client, &base, "SEED", seed).await?;
+        let s_pappid = s_pappid(&client, &base, API_KEY).await?;
+        create_orders(&client, &base, API_KEY, "SEED", seed).await?;
         authorize_all(&client, &sandbox, &s_pappid, "SEED", seed).await?;
         let counter = Arc::new(db.raw.clone());
         wait_delivered(
@@ -990,29 +993,38 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
         "memory: the SQLite file holds {total} delivered orders ({history} history rows, {file_mb:.0} MB)"
     );
 
-    // The binary on that file, as an operator starts it.
+    // The binary on that file, as an operator runs it against live Weixin: here the Weixin
+    // sandbox runs in this process, so its own memory (it keeps every card and PDF it is
+    // sent, as Weixin does) is not counted against fapiao. That sandbox is new, so what the
+    // seeding one minted (tokens, card templates) is forgotten and setup runs again.
+    db.raw
+        .execute_unprepared(
+            "DELETE FROM token_cache; DELETE FROM setup_state; DELETE FROM card_templates;",
+        )
+        .await?;
     let (port, sandbox_port) = (free_port()?, free_port()?);
+    let base = format!("http://127.0.0.1:{port}");
+    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
+    let sandbox_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], sandbox_port))).await?;
+    let sandbox_config =
+        fapiao::sandbox_config(&Config::from_toml("")?, &format!("{base}/weixin/callback"));
+    let sandbox_task = tokio::spawn(fapiao_sandbox::serve(sandbox_listener, sandbox_config));
     let spawned = Instant::now();
     let mut child = tokio::process::Command::new(&binary)
         .arg("serve")
         .env("FAPIAO__DATABASE__URL", &url)
         .env("FAPIAO__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "FAPIAO__SANDBOX__LISTEN",
-            format!("127.0.0.1:{sandbox_port}"),
-        )
-        .env(
-            "FAPIAO__SERVER__PUBLIC_BASE_URL",
-            format!("http://127.0.0.1:{port}"),
-        )
+        .env("FAPIAO__SERVER__PUBLIC_BASE_URL", &base)
+        .env("FAPIAO__WEIXIN__MODE", "live")
+        .env("FAPIAO__SERVER__API_KEY", LIVE_API_KEY)
+        .env("FAPIAO__WEIXIN__BASE_URL", &sandbox)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().context("the child has a pid")?;
     let client = http_client(64)?;
-    let base = format!("http://127.0.0.1:{port}");
-    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
     let ready = loop {
         if let Ok(response) = client.get(format!("{base}/readyz")).send().await
             && response.status().is_success()
@@ -1031,12 +1043,23 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle, _) = resident(pid);
     println!(
-        "memory: `fapiao serve` ready {:.0} ms after spawn; {idle:.1} MB resident at rest",
+        "memory: `fapiao serve` (live mode, Weixin sandbox in another process) ready {:.0} ms after spawn; \
+         {idle:.1} MB resident at rest",
         ready.as_secs_f64() * 1000.0
     );
+    let setup = client
+        .post(format!("{base}/v1/setup"))
+        .bearer_auth(LIVE_API_KEY)
+        .send()
+        .await?;
+    ensure!(
+        setup.status().is_success(),
+        "setup: {}",
+        setup.text().await?
+    );
 
-    let s_pappid = s_pappid(&client, &base).await?;
-    create_orders(&client, &base, "FLIGHT", in_flight).await?;
+    let s_pappid = s_pappid(&client, &base, LIVE_API_KEY).await?;
+    create_orders(&client, &base, LIVE_API_KEY, "FLIGHT", in_flight).await?;
     let (after_create, _) = resident(pid);
     let sampler = tokio::spawn(async move {
         let mut peak = 0.0f64;
@@ -1072,6 +1095,7 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
     .await?;
     let (rss, hwm) = resident(pid);
     child.kill().await?;
+    sandbox_task.abort();
     let peak = sampler.await.unwrap_or(0.0).max(hwm);
     println!(
         "memory: {in_flight} orders created ({after_create:.1} MB resident) then driven to delivered at once in {:.1} s; \

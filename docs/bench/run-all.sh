@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every benchmark of docs/BENCHMARKS.md in one go, printing the figures.
+# The wechatpy comparison runs when gunicorn and wechatpy are installed
+# (pip install wechatpy gunicorn); PostgreSQL figures use FAPIAO_BENCH_DATABASE_URL or
+# postgres://postgres@127.0.0.1:5432/test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo build --release -p fapiao --bins
+target="${CARGO_TARGET_DIR:-target}"
+bench="$target/release/fapiao-bench"
+export RUST_BACKTRACE=0
+
+"$bench" decode
+"$bench" pdf --lines 3 --invoices 500
+"$bench" pdf --lines 30 --invoices 200
+"$bench" ingest --db sqlite
+"$bench" ingest --db postgres
+if command -v gunicorn >/dev/null && python3 -c 'import wechatpy' 2>/dev/null; then
+  for store in 1 0; do
+    rm -f /tmp/wechatpy-inbox.db*
+    STORE=$store DB=/tmp/wechatpy-inbox.db gunicorn -w 2 -b 127.0.0.1:9100 \
+      --chdir docs/bench wechatpy_receiver:app >/dev/null 2>&1 &
+    pid=$!
+    sleep 2
+    echo "wechatpy receiver, STORE=$store:"
+    "$bench" ingest --pushes 30000 --target http://127.0.0.1:9100/weixin/callback
+    [ "$store" = 1 ] && python3 -c "import sqlite3; print('wechatpy: inbox holds', sqlite3.connect('/tmp/wechatpy-inbox.db').execute('select count(*) from inbox').fetchone()[0], 'events for 30000 distinct pushes')"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+fi
+"$bench" pipeline --db sqlite
+"$bench" pipeline --db postgres
+"$bench" memory
