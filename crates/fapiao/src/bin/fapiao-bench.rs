@@ -628,13 +628,20 @@ async fn authorize_all(
 
 /// Waits until `expected` orders are delivered; answers when the last one was.
 async fn wait_delivered(
-    count: impl Fn() -> std::pin::Pin<Box<dyn Future<Output = anyhow::Result<i64>> + Send>>,
+    raw: &DatabaseConnection,
     expected: usize,
     timeout: Duration,
 ) -> anyhow::Result<Instant> {
     let started = Instant::now();
     loop {
-        let delivered = count().await?;
+        let row = raw
+            .query_one_raw(Statement::from_string(
+                raw.get_database_backend(),
+                "SELECT COUNT(*) FROM invoice_orders WHERE state = 'delivered'",
+            ))
+            .await?
+            .context("no count")?;
+        let delivered: i64 = row.try_get_by_index(0)?;
         if delivered >= expected as i64 {
             return Ok(Instant::now());
         }
@@ -661,19 +668,7 @@ async fn pipeline(kind: DbKind, orders: usize, concurrency: usize) -> anyhow::Re
     let started = Instant::now();
     authorize_all(&client, &sandbox, &s_pappid, "PIPE", orders).await?;
     let authorized = started.elapsed();
-    let counter = db.clone();
-    let done = wait_delivered(
-        move || {
-            let db = counter.clone();
-            Box::pin(async move {
-                db.count("SELECT COUNT(*) FROM invoice_orders WHERE state = 'delivered'")
-                    .await
-            })
-        },
-        orders,
-        Duration::from_secs(900),
-    )
-    .await?;
+    let done = wait_delivered(&db.raw, orders, Duration::from_secs(900)).await?;
     let elapsed = done - started;
     let metrics = client
         .get(format!("{base}/metrics"))
@@ -939,25 +934,7 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
         let s_pappid = s_pappid(&client, &base, API_KEY).await?;
         create_orders(&client, &base, API_KEY, "SEED", seed).await?;
         authorize_all(&client, &sandbox, &s_pappid, "SEED", seed).await?;
-        let counter = Arc::new(db.raw.clone());
-        wait_delivered(
-            move || {
-                let raw = counter.clone();
-                Box::pin(async move {
-                    let row = raw
-                        .query_one_raw(Statement::from_string(
-                            raw.get_database_backend(),
-                            "SELECT COUNT(*) FROM invoice_orders WHERE state = 'delivered'",
-                        ))
-                        .await?
-                        .context("no count")?;
-                    Ok(row.try_get_by_index::<i64>(0)?)
-                })
-            },
-            seed,
-            Duration::from_secs(300),
-        )
-        .await?;
+        wait_delivered(&db.raw, seed, Duration::from_secs(300)).await?;
         running.shutdown().await;
     }
     let copies = stored.div_ceil(seed).saturating_sub(1);
@@ -1073,26 +1050,8 @@ async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
     });
     let started = Instant::now();
     authorize_all(&client, &sandbox, &s_pappid, "FLIGHT", in_flight).await?;
-    let raw = Arc::new(db.raw.clone());
     let expected = total as usize + in_flight;
-    let done = wait_delivered(
-        move || {
-            let raw = raw.clone();
-            Box::pin(async move {
-                let row = raw
-                    .query_one_raw(Statement::from_string(
-                        raw.get_database_backend(),
-                        "SELECT COUNT(*) FROM invoice_orders WHERE state = 'delivered'",
-                    ))
-                    .await?
-                    .context("no count")?;
-                Ok(row.try_get_by_index::<i64>(0)?)
-            })
-        },
-        expected,
-        Duration::from_secs(1800),
-    )
-    .await?;
+    let done = wait_delivered(&db.raw, expected, Duration::from_secs(1800)).await?;
     let (rss, hwm) = resident(pid);
     child.kill().await?;
     sandbox_task.abort();
