@@ -72,8 +72,22 @@ impl Runner {
         let mut handled = 0;
         let mut set = JoinSet::new();
         loop {
-            let items = self.invoices.claim_inbox(worker, inbox_limit).await?;
-            let jobs = self.invoices.claim_jobs(worker, job_limit, lease).await?;
+            let claimed = async {
+                let items = self.invoices.claim_inbox(worker, inbox_limit).await?;
+                let jobs = self.invoices.claim_jobs(worker, job_limit, lease).await?;
+                Ok::<_, crate::AppError>((items, jobs))
+            }
+            .await;
+            let (items, jobs) = match claimed {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    // Let what already runs finish: dropping the set would abort it midway.
+                    while let Some(result) = set.join_next().await {
+                        Self::reap(Some(result));
+                    }
+                    return Err(e);
+                }
+            };
             let more = items.len() == inbox_limit as usize || jobs.len() == job_limit as usize;
             handled += items.len() + jobs.len();
             for item in items {

@@ -13,10 +13,10 @@ use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError
 use fapiao_domain::weixin::WeixinEvent;
 use tokio::sync::{mpsc, oneshot};
 
-use super::inbox::SeaOrmEventInbox;
+use super::inbox::{ROWS_PER_STATEMENT, SeaOrmEventInbox};
 
-/// The most events stored by one statement (four parameters each).
-pub const MAX_BATCH: usize = 256;
+/// The most pushes stored by one batch: one statement's worth.
+pub const MAX_BATCH: usize = ROWS_PER_STATEMENT;
 
 type Reply = oneshot::Sender<Result<RecordOutcome, RepositoryError>>;
 
@@ -58,11 +58,11 @@ impl std::fmt::Debug for Pending {
 async fn write(inbox: SeaOrmEventInbox, mut receiver: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let events: Vec<(WeixinEvent, Timestamp)> = batch
-            .iter()
-            .map(|p| (p.event.clone(), p.received_at))
-            .collect();
-        match inbox.record_batch(&events).await {
+        let events: Vec<(&WeixinEvent, Timestamp)> =
+            batch.iter().map(|p| (&p.event, p.received_at)).collect();
+        let stored = inbox.record_batch(&events).await;
+        drop(events);
+        match stored {
             Ok(outcomes) => {
                 for (pending, outcome) in batch.drain(..).zip(outcomes) {
                     // A caller that gave up (its request was cancelled) needs no answer.

@@ -15,6 +15,10 @@ use crate::error::{corrupt, repository_error};
 
 use super::{to_u32, wall_clock_millis};
 
+/// Rows per `INSERT` of [`SeaOrmEventInbox::record_batch`] (four parameters each, far below
+/// SQLite's and PostgreSQL's limits).
+pub const ROWS_PER_STATEMENT: usize = 256;
+
 /// The event inbox on sea-orm: `INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on both
 /// databases, so concurrent deliveries of one push across instances store it exactly once.
 #[derive(Debug, Clone)]
@@ -45,21 +49,21 @@ impl SeaOrmEventInbox {
         Ok(res.rows_affected)
     }
 
-    /// Stores several events in one statement (one transaction), each under its dedupe key if
-    /// absent; answers one outcome per event, in order. A key repeated within `events` is
-    /// recorded for its first occurrence and a duplicate for the others, as if they had been
-    /// recorded one after the other.
+    /// Stores several events in one transaction (one statement per
+    /// [`ROWS_PER_STATEMENT`] events), each under its dedupe key if absent; answers one outcome
+    /// per event, in order. A key repeated within `events` is recorded for its first
+    /// occurrence and a duplicate for the others, as if they had been recorded one after the
+    /// other.
     ///
     /// # Errors
     /// As for the `EventInbox` port; on an error nothing is stored.
     pub async fn record_batch(
         &self,
-        events: &[(WeixinEvent, Timestamp)],
+        events: &[(&WeixinEvent, Timestamp)],
     ) -> Result<Vec<RecordOutcome>, RepositoryError> {
         let mut outcomes = vec![RecordOutcome::Duplicate; events.len()];
         // The first occurrence of each key, by position in `events`.
         let mut first: HashMap<String, usize> = HashMap::with_capacity(events.len());
-        let mut values = Vec::with_capacity(events.len() * 4);
         let mut rows = Vec::with_capacity(events.len());
         for (i, (event, received_at)) in events.iter().enumerate() {
             let key = event.dedupe_key();
@@ -68,42 +72,18 @@ impl SeaOrmEventInbox {
             }
             let payload = serde_json::to_string(event)
                 .map_err(|err| RepositoryError::Other(Box::new(err)))?;
-            let n = values.len();
-            rows.push(format!(
-                "(${}, ${}, ${}, ${}, ${}, 0)",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 4
-            ));
-            values.push(key.clone().into());
-            values.push(event_kind(event).into());
-            values.push(payload.into());
-            values.push(received_at.millis().into());
+            rows.push([
+                key.clone().into(),
+                event_kind(event).into(),
+                payload.into(),
+                received_at.millis().into(),
+            ]);
             first.insert(key, i);
         }
         if rows.is_empty() {
             return Ok(outcomes);
         }
-        let stmt = Statement::from_sql_and_values(
-            self.db.db_backend(),
-            format!(
-                "INSERT INTO event_inbox (dedupe_key, kind, payload, received_at, available_at, attempts) \
-                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
-                rows.join(", ")
-            ),
-            values,
-        );
-        let inserted = self
-            .db
-            .conn()
-            .query_all_raw(stmt)
-            .await
-            .map_err(repository_error)?;
-        for row in inserted {
-            let id: i64 = row.try_get("", "id").map_err(repository_error)?;
-            let key: String = row.try_get("", "dedupe_key").map_err(repository_error)?;
+        let record = |id: i64, key: String, outcomes: &mut [RecordOutcome]| {
             let position = first
                 .get(&key)
                 .copied()
@@ -111,8 +91,64 @@ impl SeaOrmEventInbox {
             if let Some(outcome) = outcomes.get_mut(position) {
                 *outcome = RecordOutcome::Recorded(id);
             }
+            Ok::<_, RepositoryError>(())
+        };
+        if rows.len() <= ROWS_PER_STATEMENT {
+            // One statement is atomic by itself: no transaction round trips on the hot path.
+            for (id, key) in self.insert_rows(self.db.conn(), &rows).await? {
+                record(id, key, &mut outcomes)?;
+            }
+            return Ok(outcomes);
         }
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            for (id, key) in self.insert_rows(&txn, chunk).await? {
+                record(id, key, &mut outcomes)?;
+            }
+        }
+        txn.commit().await.map_err(repository_error)?;
         Ok(outcomes)
+    }
+
+    /// One `INSERT … ON CONFLICT DO NOTHING RETURNING id, dedupe_key` of `rows`
+    /// (dedupe key, kind, payload, received at); answers the stored rows.
+    async fn insert_rows(
+        &self,
+        conn: &impl ConnectionTrait,
+        rows: &[[sea_orm::Value; 4]],
+    ) -> Result<Vec<(i64, String)>, RepositoryError> {
+        let placeholders: Vec<String> = (0..rows.len())
+            .map(|r| {
+                let n = r * 4;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, 0)",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 4
+                )
+            })
+            .collect();
+        let stmt = Statement::from_sql_and_values(
+            self.db.db_backend(),
+            format!(
+                "INSERT INTO event_inbox (dedupe_key, kind, payload, received_at, available_at, attempts) \
+                 VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, dedupe_key",
+                placeholders.join(", ")
+            ),
+            rows.iter().flat_map(|row| row.iter().cloned()),
+        );
+        conn.query_all_raw(stmt)
+            .await
+            .map_err(repository_error)?
+            .iter()
+            .map(|row| {
+                let id: i64 = row.try_get("", "id").map_err(repository_error)?;
+                let key: String = row.try_get("", "dedupe_key").map_err(repository_error)?;
+                Ok((id, key))
+            })
+            .collect()
     }
 }
 
@@ -146,34 +182,11 @@ impl EventInbox for SeaOrmEventInbox {
         event: &WeixinEvent,
         received_at: Timestamp,
     ) -> Result<RecordOutcome, RepositoryError> {
-        let payload =
-            serde_json::to_string(event).map_err(|err| RepositoryError::Other(Box::new(err)))?;
-        let stmt = Statement::from_sql_and_values(
-            self.db.db_backend(),
-            "INSERT INTO event_inbox (dedupe_key, kind, payload, received_at, available_at, attempts) \
-             VALUES ($1, $2, $3, $4, $4, 0) \
-             ON CONFLICT (dedupe_key) DO NOTHING \
-             RETURNING id",
-            [
-                event.dedupe_key().into(),
-                event_kind(event).into(),
-                payload.into(),
-                received_at.millis().into(),
-            ],
-        );
-        let row = self
-            .db
-            .conn()
-            .query_one_raw(stmt)
-            .await
-            .map_err(repository_error)?;
-        match row {
-            Some(row) => {
-                let id: i64 = row.try_get("", "id").map_err(repository_error)?;
-                Ok(RecordOutcome::Recorded(id))
-            }
-            None => Ok(RecordOutcome::Duplicate),
-        }
+        let outcomes = self.record_batch(&[(event, received_at)]).await?;
+        Ok(outcomes
+            .first()
+            .copied()
+            .unwrap_or(RecordOutcome::Duplicate))
     }
 
     async fn claim(

@@ -216,10 +216,14 @@ async fn a_batch_records_each_key_once_in_order(kind: Kind) {
     else {
         panic!("stored");
     };
-    let batch: Vec<_> = ["a", "b", "c", "a", "d"]
+    let events: Vec<_> = ["a", "b", "c", "a", "d"]
+        .iter()
+        .map(|from| event(from))
+        .collect();
+    let batch: Vec<_> = events
         .iter()
         .enumerate()
-        .map(|(n, from)| (event(from), at(10 + n as i64)))
+        .map(|(n, e)| (e, at(10 + n as i64)))
         .collect();
     let outcomes = inbox.record_batch(&batch).await.expect("batch");
     assert_eq!(outcomes.len(), 5);
@@ -259,6 +263,23 @@ async fn a_batch_records_each_key_once_in_order(kind: Kind) {
     );
     let first_a = items.iter().find(|i| i.event == event("a")).expect("a");
     assert_eq!(first_a.received_at, at(10), "the first occurrence is kept");
+
+    // More than one statement's worth: 700 events of 350 keys, in one transaction.
+    let many: Vec<_> = (0..700)
+        .map(|n| event(&format!("many-{}", n % 350)))
+        .collect();
+    let batch: Vec<_> = many.iter().map(|e| (e, at(500))).collect();
+    let outcomes = inbox.record_batch(&batch).await.expect("large batch");
+    let recorded = outcomes
+        .iter()
+        .filter(|o| matches!(o, RecordOutcome::Recorded(_)))
+        .count();
+    assert_eq!(recorded, 350);
+    assert!(
+        outcomes[350..]
+            .iter()
+            .all(|o| *o == RecordOutcome::Duplicate)
+    );
 }
 
 async fn group_commit_stores_concurrent_pushes_exactly_once(kind: Kind) {
