@@ -19,6 +19,6 @@ pub use http::{AppState, HttpSettings, router};
 pub use runner::{Runner, RunnerSettings};
 pub use service::{
     DoctorCheck, DoctorReport, EventOutcome, FrontendAction, InvoiceService, JobOutcome, Ports,
-    SetupReport, SetupService, SetupStep, StartRequest, Started,
+    PushAccepted, SetupReport, SetupService, SetupStep, StartRequest, Started,
 };
 pub use settings::{Accounts, RetryPolicy, SellerSettings, Settings};

@@ -174,7 +174,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Weixin's URL check against the public callback URL: a signed GET must echo `echostr`.
+/// Weixin's URL check against the public callback URL: a signed GET must echo its text.
 async fn callback_check(config: &Config) -> (bool, String) {
     let url = format!(
         "{}/weixin/callback",
@@ -186,11 +186,12 @@ async fn callback_check(config: &Config) -> (bool, String) {
         .unwrap_or_default()
         .to_string();
     let nonce = "fapiaodoctor";
-    let echostr = format!("doctor{timestamp}");
-    let signature = fapiao_weixin::crypto::url_signature(
+    let echo = format!("doctor{timestamp}");
+    let query = fapiao_weixin::seal::url_check_query(
         config.weixin.callback.token.expose(),
         &timestamp,
         nonce,
+        &echo,
     );
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -199,20 +200,13 @@ async fn callback_check(config: &Config) -> (bool, String) {
         Ok(client) => client,
         Err(e) => return (false, format!("cannot build an HTTP client: {e}")),
     };
-    let request = client.get(&url).query(&[
-        ("signature", signature.as_str()),
-        ("timestamp", &timestamp),
-        ("nonce", nonce),
-        ("echostr", &echostr),
-    ]);
+    let request = client.get(format!("{url}?{query}"));
     match request.send().await {
         Ok(response) if response.status().is_success() => match response.text().await {
-            Ok(body) if body == echostr => (true, format!("{url} answers Weixin's URL check")),
+            Ok(body) if body == echo => (true, format!("{url} answers Weixin's URL check")),
             Ok(body) => (
                 false,
-                format!(
-                    "{url} answered {body:?} instead of the echostr: check weixin.callback.token"
-                ),
+                format!("{url} answered {body:?} instead of the echo: check weixin.callback.token"),
             ),
             Err(e) => (false, format!("{url}: {e}")),
         },

@@ -25,11 +25,12 @@ use anyhow::{Context, bail, ensure};
 use clap::{Parser, Subcommand, ValueEnum};
 use fapiao::{Running, StartOptions};
 use fapiao_app::Config;
-use fapiao_domain::ports::{PushDecoder, PushQuery};
+use fapiao_domain::ports::PushDecoder;
 use fapiao_domain::time::Timestamp;
 use fapiao_issuer::pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer};
 use fapiao_storage::{Database, DatabaseOptions};
-use fapiao_weixin::crypto::{self, AesKey, KeyRing};
+use fapiao_weixin::crypto::{AesKey, KeyRing};
+use fapiao_weixin::seal::{SafePush, SealedPush};
 use fapiao_weixin::{PushConfig, PushMode, PushReceiver};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -155,35 +156,6 @@ fn machine() -> String {
 // ---------------------------------------------------------------------------------------------
 // Pushes
 
-/// One signed, encrypted (safe mode) `user_authorize_invoice` push.
-#[derive(Debug, Clone)]
-struct SealedPush {
-    query: String,
-    body: String,
-}
-
-impl SealedPush {
-    fn query(&self) -> PushQuery {
-        let mut query = PushQuery::default();
-        for pair in self.query.split('&') {
-            let Some((name, value)) = pair.split_once('=') else {
-                continue;
-            };
-            let value = Some(value.to_owned());
-            match name {
-                "signature" => query.signature = value,
-                "timestamp" => query.timestamp = value,
-                "nonce" => query.nonce = value,
-                "openid" => query.openid = value,
-                "encrypt_type" => query.encrypt_type = value,
-                "msg_signature" => query.msg_signature = value,
-                _ => {}
-            }
-        }
-        query
-    }
-}
-
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -203,21 +175,17 @@ fn seal_push(key: &AesKey, order_id: &str, index: u64, timestamp: i64) -> Sealed
     );
     let mut random = [0u8; 16];
     random[..8].copy_from_slice(&index.to_le_bytes());
-    let encrypt = crypto::encrypt(key, &random, inner.as_bytes(), APPID);
-    let timestamp = timestamp.to_string();
-    let nonce = format!("{}", 1_000_000_000 + index);
-    let signature = crypto::url_signature(TOKEN, &timestamp, &nonce);
-    let msg_signature = crypto::msg_signature(TOKEN, &timestamp, &nonce, &encrypt);
-    SealedPush {
-        query: format!(
-            "signature={signature}&timestamp={timestamp}&nonce={nonce}&openid={openid}\
-             &encrypt_type=aes&msg_signature={msg_signature}"
-        ),
-        body: format!(
-            "<xml><ToUserName><![CDATA[gh_fapiao_bench]]></ToUserName>\
-             <Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        ),
+    SafePush {
+        token: TOKEN,
+        key,
+        appid: APPID,
+        to_user_name: "gh_fapiao_bench",
+        openid: &openid,
+        timestamp,
+        nonce: &format!("{}", 1_000_000_000 + index),
+        random: &random,
     }
+    .seal(&inner)
 }
 
 fn sealed_pushes(count: usize) -> anyhow::Result<Vec<SealedPush>> {
@@ -236,12 +204,11 @@ fn decode(messages: usize) -> anyhow::Result<()> {
         KeyRing::new(AesKey::from_encoding_aes_key(ENCODING_AES_KEY)?),
     ))?;
     let pushes = sealed_pushes(messages)?;
-    let queries: Vec<PushQuery> = pushes.iter().map(SealedPush::query).collect();
     let now = Timestamp::from_millis(unix_now() * 1000);
     // Warm up, and check that every push decodes to the order it was sealed for.
-    for (i, (push, query)) in pushes.iter().zip(&queries).enumerate().take(1000) {
+    for (i, push) in pushes.iter().enumerate().take(1000) {
         let event = receiver
-            .decode(query, push.body.as_bytes(), now)
+            .decode(&push.query, push.body.as_bytes(), now)
             .map_err(|e| anyhow::anyhow!("push {i}: {e}"))?;
         ensure!(
             event.dedupe_key().contains(&format!("BENCH-{i:09}")),
@@ -250,8 +217,11 @@ fn decode(messages: usize) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     let mut decoded = 0usize;
-    for (push, query) in pushes.iter().zip(&queries) {
-        if receiver.decode(query, push.body.as_bytes(), now).is_ok() {
+    for push in &pushes {
+        if receiver
+            .decode(&push.query, push.body.as_bytes(), now)
+            .is_ok()
+        {
             decoded += 1;
         }
     }
