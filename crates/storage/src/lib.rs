@@ -16,7 +16,7 @@ mod repo;
 
 pub use db::{Backend, Database, DatabaseOptions, StorageError};
 pub use repo::{
-    GroupCommitInbox, INBOX_MAX_BATCH, IssuedDocument, LedgerRow, MAX_LIST_LIMIT,
-    SeaOrmDocumentStore, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue,
-    SeaOrmOrderRepository, SeaOrmSandboxLedgerStore, SeaOrmSetupStore, SeaOrmTokenCache,
+    GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_LIST_LIMIT, SeaOrmEventInbox,
+    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,
+    SeaOrmSetupStore, SeaOrmTokenCache,
 };

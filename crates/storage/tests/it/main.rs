@@ -7,7 +7,6 @@
 
 mod harness;
 
-mod documents;
 mod inbox;
 mod jobs;
 mod migrations;
