@@ -7,7 +7,7 @@
 
 use std::error::Error as StdError;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -183,11 +183,6 @@ impl TestDatabase {
     /// The SQLite file.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.dir.as_ref().map(|dir| dir.path().join("fapiao.db"))
-    }
-
-    /// The temporary directory holding the SQLite file.
-    pub fn sqlite_dir(&self) -> Option<&Path> {
-        self.dir.as_ref().map(TempDir::path)
     }
 
     /// Another pool on the same database, as a second instance of the service would open.

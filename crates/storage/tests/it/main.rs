@@ -14,4 +14,5 @@ mod numbering;
 mod orders;
 mod sandbox_ledger;
 mod setup;
+mod testing;
 mod token;
