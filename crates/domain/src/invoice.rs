@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::ProviderRef;
 use crate::money::{Fen, Quantity, UnitPrice};
+use crate::newtype::newtype_glue;
 use crate::party::{Buyer, Seller};
 use crate::tax::{self, LineKind, PriceBasis, TaxError, TaxRate};
 use crate::time::Timestamp;
@@ -201,30 +202,7 @@ impl TaxCategoryCode {
     }
 }
 
-impl fmt::Display for TaxCategoryCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TaxCategoryCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaxCategoryCode({})", self.0)
-    }
-}
-
-impl TryFrom<String> for TaxCategoryCode {
-    type Error = InvoiceError;
-    fn try_from(value: String) -> Result<Self, InvoiceError> {
-        TaxCategoryCode::parse(&value)
-    }
-}
-
-impl From<TaxCategoryCode> for String {
-    fn from(value: TaxCategoryCode) -> String {
-        value.0
-    }
-}
+newtype_glue!(string TaxCategoryCode, InvoiceError, debug = bare);
 
 /// A tax classification code with the short name (简称) printed as `*简称*` before item names.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -380,30 +358,7 @@ impl ItemName {
     }
 }
 
-impl fmt::Display for ItemName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for ItemName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ItemName({:?})", self.0)
-    }
-}
-
-impl TryFrom<String> for ItemName {
-    type Error = InvoiceError;
-    fn try_from(value: String) -> Result<Self, InvoiceError> {
-        ItemName::parse(&value)
-    }
-}
-
-impl From<ItemName> for String {
-    fn from(value: ItemName) -> String {
-        value.0
-    }
-}
+newtype_glue!(string ItemName, InvoiceError);
 
 /// One line as the merchant states it, before the domain computes 金额 and 税额.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

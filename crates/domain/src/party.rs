@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::newtype::newtype_glue;
 use serde::{Deserialize, Serialize};
 
 /// The 31 symbols of the USCC alphabet; a symbol's value is its index.
@@ -239,30 +240,7 @@ impl Uscc {
     }
 }
 
-impl fmt::Display for Uscc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Uscc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uscc({:?})", self.0)
-    }
-}
-
-impl TryFrom<String> for Uscc {
-    type Error = UsccError;
-    fn try_from(value: String) -> Result<Self, UsccError> {
-        Uscc::parse(&value)
-    }
-}
-
-impl From<Uscc> for String {
-    fn from(value: Uscc) -> String {
-        value.0
-    }
-}
+newtype_glue!(string Uscc, UsccError);
 
 /// A taxpayer id (纳税人识别号) as printed in the buyer or seller block.
 ///
@@ -477,30 +455,7 @@ impl PartyName {
     }
 }
 
-impl fmt::Display for PartyName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for PartyName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PartyName({:?})", self.0)
-    }
-}
-
-impl TryFrom<String> for PartyName {
-    type Error = PartyError;
-    fn try_from(value: String) -> Result<Self, PartyError> {
-        PartyName::parse(&value)
-    }
-}
-
-impl From<PartyName> for String {
-    fn from(value: PartyName) -> String {
-        value.0
-    }
-}
+newtype_glue!(string PartyName, PartyError);
 
 /// Trims an optional text; empty becomes `None`.
 fn optional_text(value: Option<String>) -> Option<String> {
