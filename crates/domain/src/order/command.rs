@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{Order, OrderState};
 use crate::ids::IssueKey;
 use crate::invoice::RedReason;
 use crate::weixin::ReimburseStatus;
@@ -110,5 +111,37 @@ impl Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.code())
+    }
+}
+
+impl Order {
+    /// Whether the order, as it is now, still accepts `command`.
+    ///
+    /// A queued command can outlive the state that made it (an operator retried, a reversal or a
+    /// repeated push moved the order on), so the application runs a command only while its order
+    /// accepts it: the state that asks for it, and for the issuer calls the very key the order
+    /// recorded.
+    pub fn accepts(&self, command: &Command) -> bool {
+        use OrderState as S;
+        match command {
+            Command::FetchAuthData => self.state() == S::Authorized,
+            Command::IssueInvoice { key } | Command::QueryIssue { key } => {
+                matches!(
+                    self.state(),
+                    S::Issuing | S::IssueOutcomeUnknown | S::IssuePending
+                ) && self.issue_key() == Some(key)
+            }
+            Command::UploadPdf => self.state() == S::Issued,
+            Command::InsertCard => self.state() == S::PdfUploaded,
+            Command::RejectInsert { .. } => {
+                self.state() == S::Rejected && self.rejection().is_some()
+            }
+            Command::ReverseInvoice { key, .. } => {
+                self.state() == S::Reversing && self.reversal().is_some_and(|r| &r.key == key)
+            }
+            Command::UpdateCardStatus { .. } => {
+                self.card().is_some() && self.state() == S::Reversed
+            }
+        }
     }
 }
