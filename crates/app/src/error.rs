@@ -1,8 +1,8 @@
 //! The application's error type.
 
-use fapiao_domain::order::{TransitionError, errcode_hint};
+use fapiao_domain::order::TransitionError;
 use fapiao_domain::ports::{IssueError, PushError, RepositoryError};
-use fapiao_domain::weixin::WeixinError;
+use fapiao_domain::weixin::{WeixinError, errcode_hint};
 
 /// A use case failed.
 #[derive(Debug, thiserror::Error)]

@@ -14,37 +14,6 @@ use fapiao_domain::weixin::{
 use super::InvoiceService;
 use super::pipeline::StepResult;
 
-/// Which commands a state accepts (until the domain's `Order::accepts` lands here).
-trait Accepts {
-    fn accepts(&self, command: &Command) -> bool;
-}
-
-impl Accepts for Order {
-    fn accepts(&self, command: &Command) -> bool {
-        use OrderState as S;
-        match command {
-            Command::FetchAuthData => self.state() == S::Authorized,
-            Command::IssueInvoice { key } | Command::QueryIssue { key } => {
-                matches!(
-                    self.state(),
-                    S::Issuing | S::IssueOutcomeUnknown | S::IssuePending
-                ) && self.issue_key() == Some(key)
-            }
-            Command::UploadPdf => self.state() == S::Issued,
-            Command::InsertCard => self.state() == S::PdfUploaded,
-            Command::RejectInsert { .. } => {
-                self.state() == S::Rejected && self.rejection().is_some()
-            }
-            Command::ReverseInvoice { key, .. } => {
-                self.state() == S::Reversing && self.reversal().is_some_and(|r| &r.key == key)
-            }
-            Command::UpdateCardStatus { .. } => {
-                self.card().is_some() && self.state() == S::Reversed
-            }
-        }
-    }
-}
-
 fn inconsistent(detail: impl Into<String>) -> StepResult {
     StepResult::Apply(Input::StepFailed(AttentionReason::Inconsistent {
         detail: detail.into(),
