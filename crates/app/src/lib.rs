@@ -6,6 +6,7 @@
 //! socket and never installs a global tracing subscriber.
 
 pub mod config;
+pub mod crash;
 pub mod error;
 pub mod http;
 pub mod qr;

@@ -35,7 +35,7 @@ impl InvoiceService {
                 order.state()
             ));
         }
-        match command {
+        let result = match command {
             Command::FetchAuthData => self.fetch_auth_data(order, attempts).await,
             Command::IssueInvoice { key } => self.issue_invoice(order, key).await,
             Command::QueryIssue { key } => self.query_issue(order, key).await,
@@ -48,7 +48,9 @@ impl InvoiceService {
                 self.reverse_invoice(order, key, *reason).await
             }
             Command::UpdateCardStatus { status } => self.update_card_status(order, *status).await,
-        }
+        };
+        crate::crash::after_call(command.step());
+        result
     }
 
     /// `getauthdata`: the buyer's title, and the idempotency key of the invoice to come.
