@@ -54,9 +54,10 @@ impl Runner {
         }
     }
 
-    /// One round: claims pushes, then due jobs, and works them with at most `concurrency` at
-    /// once, claiming again as long as the last claim came back full. Returns how many items
-    /// were handled.
+    /// One round: claims pushes and works them, then claims due jobs — only as many as there
+    /// are free slots, so no claimed job waits for a slot while its lease runs — and works
+    /// them with at most `concurrency` at once, claiming again as long as the last claim came
+    /// back full. Returns how many items were handled.
     ///
     /// Pushes and jobs run side by side: two items of one order may race, and the loser's
     /// optimistic version check sends it back for a retry, so no state is ever overwritten.
@@ -67,29 +68,16 @@ impl Runner {
         let worker = &self.settings.worker_id;
         let concurrency = self.settings.concurrency.max(1);
         let inbox_limit = 256;
-        let job_limit = u32::try_from(concurrency * 4).unwrap_or(64);
         let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(60_000);
         let mut handled = 0;
         let mut set = JoinSet::new();
         loop {
-            let claimed = async {
-                let items = self.invoices.claim_inbox(worker, inbox_limit).await?;
-                let jobs = self.invoices.claim_jobs(worker, job_limit, lease).await?;
-                Ok::<_, crate::AppError>((items, jobs))
-            }
-            .await;
-            let (items, jobs) = match claimed {
-                Ok(claimed) => claimed,
-                Err(e) => {
-                    // Let what already runs finish: dropping the set would abort it midway.
-                    while let Some(result) = set.join_next().await {
-                        Self::reap(Some(result));
-                    }
-                    return Err(e);
-                }
+            let items = match self.invoices.claim_inbox(worker, inbox_limit).await {
+                Ok(items) => items,
+                Err(e) => return Err(Self::drain(set, e).await),
             };
-            let more = items.len() == inbox_limit as usize || jobs.len() == job_limit as usize;
-            handled += items.len() + jobs.len();
+            let inbox_full = items.len() == inbox_limit as usize;
+            handled += items.len();
             for item in items {
                 while set.len() >= concurrency {
                     Self::reap(set.join_next().await);
@@ -102,10 +90,18 @@ impl Runner {
                         .map(|()| JobOutcome::Completed)
                 });
             }
+            if set.len() >= concurrency {
+                Self::reap(set.join_next().await);
+            }
+            let free = concurrency - set.len();
+            let free_u32 = u32::try_from(free).unwrap_or(u32::MAX);
+            let jobs = match self.invoices.claim_jobs(worker, free_u32, lease).await {
+                Ok(jobs) => jobs,
+                Err(e) => return Err(Self::drain(set, e).await),
+            };
+            let more = inbox_full || jobs.len() == free;
+            handled += jobs.len();
             for job in jobs {
-                while set.len() >= concurrency {
-                    Self::reap(set.join_next().await);
-                }
                 let invoices = self.invoices.clone();
                 let worker = worker.clone();
                 set.spawn(async move {
@@ -129,7 +125,8 @@ impl Runner {
             if !more {
                 break;
             }
-            // Claim again once half the slots are free, so the workers never run dry.
+            // Claim again once half the slots are free, so the workers never run dry and a
+            // claim is worth its round trip.
             while set.len() > concurrency / 2 {
                 Self::reap(set.join_next().await);
             }
@@ -138,6 +135,18 @@ impl Runner {
             Self::reap(Some(result));
         }
         Ok(handled)
+    }
+
+    /// Lets what already runs finish (dropping the set would abort it midway), then hands the
+    /// claim's error back.
+    async fn drain(
+        mut set: JoinSet<Result<JobOutcome, crate::AppError>>,
+        error: crate::AppError,
+    ) -> crate::AppError {
+        while let Some(result) = set.join_next().await {
+            Self::reap(Some(result));
+        }
+        error
     }
 
     fn reap(result: Option<Result<Result<JobOutcome, crate::AppError>, tokio::task::JoinError>>) {

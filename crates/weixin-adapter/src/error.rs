@@ -85,7 +85,9 @@ impl CallError {
     /// transient for the workflow but pointless to retry within seconds.
     pub(crate) fn retry_now(&self, idempotent: bool) -> bool {
         match self {
-            CallError::Api { errcode, .. } => *errcode == -1,
+            // -1 (system busy) may come after the request was applied: a call that is not
+            // idempotent (insert, createcard) is left to the workflow, which knows how to ask.
+            CallError::Api { errcode, .. } => *errcode == -1 && idempotent,
             CallError::Http { status } => *status >= 500 && idempotent,
             CallError::Transport { maybe_sent, .. } => idempotent || !maybe_sent,
             _ => false,

@@ -312,9 +312,12 @@ pub fn order_view(order: &Order) -> Value {
         })),
         "card": order.card().map(|c| json!({
             "card_id": c.card_id.as_str(),
-            "code": c.code.as_str(),
-            "openid": c.openid.as_str(),
+            "code": c.code.as_ref().map(|code| code.as_str()),
+            "openid": c.openid.as_ref().map(|openid| openid.as_str()),
             "reimbursement": c.reimbursement.code(),
+            "note": c.code.is_none().then_some(
+                "the card was inserted but the answer carrying its code was lost (Weixin answered \"order_id repeated\" to the repeat); the buyer has the card. Weixin offers no confirmed way to read the code back: it is learned from the first status push for this card, and until then the card cannot be cancelled or updated by fapiao"
+            ),
         })),
         "attention": order.attention_details().map(|a| json!({
             "reason": a.reason.to_string(),

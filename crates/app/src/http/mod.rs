@@ -197,6 +197,8 @@ async fn list_orders(
             .transpose()?,
         limit: query.limit.unwrap_or(50).clamp(1, 500),
         updated_before: None,
+        updated_after: None,
+        oldest_first: false,
     };
     let orders = state.0.invoices.list(&filter).await?;
     let views: Vec<_> = orders.iter().map(dto::order_view).collect();

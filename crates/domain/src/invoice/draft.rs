@@ -38,6 +38,27 @@ pub struct InvoiceDraft {
     remark: Option<String>,
 }
 
+/// A remark as the invoice carries it: trimmed, empty becomes `None`, at most 200 characters.
+/// Orders check it when they are created, so a remark the platform will refuse is refused
+/// before the buyer authorizes.
+///
+/// # Errors
+/// The rule broken.
+pub fn normalize_remark(remark: Option<String>) -> Result<Option<String>, String> {
+    let remark = remark
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty());
+    if let Some(text) = &remark {
+        let chars = text.chars().count();
+        if chars > REMARK_MAX_CHARS {
+            return Err(format!(
+                "{chars} characters exceed the limit of {REMARK_MAX_CHARS}"
+            ));
+        }
+    }
+    Ok(remark)
+}
+
 impl InvoiceDraft {
     /// A draft. The remark is trimmed (empty becomes `None`) and takes at most 200 characters.
     ///
@@ -54,18 +75,7 @@ impl InvoiceDraft {
         if kind == InvoiceKind::DigitalSpecial && buyer.tax_id().is_none() {
             return Err(InvoiceError::SpecialInvoiceNeedsBuyerTaxId);
         }
-        let remark = remark
-            .map(|text| text.trim().to_owned())
-            .filter(|text| !text.is_empty());
-        if let Some(text) = &remark {
-            let chars = text.chars().count();
-            if chars > REMARK_MAX_CHARS {
-                return Err(field_error(
-                    "remark",
-                    format!("{chars} characters exceed the limit of {REMARK_MAX_CHARS}"),
-                ));
-            }
-        }
+        let remark = normalize_remark(remark).map_err(|rule| field_error("remark", rule))?;
         Ok(InvoiceDraft {
             kind,
             buyer,

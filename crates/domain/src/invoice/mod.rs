@@ -9,7 +9,7 @@ mod issued;
 mod item;
 mod lines;
 
-pub use draft::{InvoiceDraft, InvoiceKind};
+pub use draft::{InvoiceDraft, InvoiceKind, normalize_remark};
 pub use issued::{InvoiceNumber, IssuedInvoice, RedLink, RedReason};
 pub use item::{ItemName, LineInput, TaxCategory, TaxCategoryCode};
 pub use lines::{Direction, InvoiceLine, InvoiceLines, Totals};

@@ -4,6 +4,7 @@ use super::{
     Attention, AttentionReason, Command, DeliveredCard, HistoryEntry, Input, IssueResult, Order,
     OrderState, Reversal, TransitionError,
 };
+use crate::ids::{CardCode, OpenId};
 use crate::scenario::PageStyle;
 use crate::time::Timestamp;
 use crate::weixin::ReimburseStatus;
@@ -102,10 +103,13 @@ impl Order {
                 key: r.key.clone(),
                 reason: r.reason,
             }),
+            // A card whose code is unknown cannot be cancelled until the code is learned.
             OrderState::Reversed => match (&self.reversal, &self.card) {
-                (Some(r), Some(_)) if !r.card_cancelled => Some(Command::UpdateCardStatus {
-                    status: ReimburseStatus::Cancel,
-                }),
+                (Some(r), Some(card)) if !r.card_cancelled && card.code.is_some() => {
+                    Some(Command::UpdateCardStatus {
+                        status: ReimburseStatus::Cancel,
+                    })
+                }
                 _ => None,
             },
             _ => None,
@@ -214,16 +218,52 @@ impl Order {
                 let cause = format!("card {card_id}/{} inserted for {}", card.code, card.openid);
                 self.card = Some(DeliveredCard {
                     card_id,
-                    code: card.code,
-                    openid: card.openid,
+                    code: Some(card.code),
+                    openid: Some(card.openid),
                     reimbursement: ReimburseStatus::Init,
+                    reimbursement_at: None,
                 });
                 self.move_to(S::Delivered, cause, at);
                 Ok(vec![])
             }
+            (S::PdfUploaded, Input::CardAlreadyInserted { card_id }) => {
+                let cause = format!(
+                    "card {card_id} was inserted earlier and its answer lost (Weixin: order_id repeated); the card code is unknown until a status push names it"
+                );
+                self.card = Some(DeliveredCard {
+                    card_id,
+                    code: None,
+                    openid: self.authorization.as_ref().and_then(|a| a.openid.clone()),
+                    reimbursement: ReimburseStatus::Init,
+                    reimbursement_at: None,
+                });
+                self.move_to(S::Delivered, cause, at);
+                Ok(vec![])
+            }
+            (S::Delivered | S::Reversing | S::Reversed, Input::CardAlreadyInserted { .. }) => {
+                Ok(vec![])
+            }
             (S::Delivered, Input::CardInserted { card_id, card }) => match &self.card {
-                Some(c) if c.card_id == card_id && c.code == card.code => Ok(vec![]),
+                Some(c) if c.card_id == card_id && c.code.as_ref() == Some(&card.code) => {
+                    Ok(vec![])
+                }
+                // A late answer of the insert whose code was unknown: now it is known.
+                Some(c) if c.card_id == card_id && c.code.is_none() => {
+                    self.learn_card_code(card.code, card.openid, at);
+                    Ok(vec![])
+                }
                 _ => Err(self.invalid("a second card for an order that already has one")),
+            },
+            (
+                S::Delivered | S::Reversing | S::Reversed | S::NeedsAttention,
+                Input::CardCodeLearned { code, openid },
+            ) => match &self.card {
+                Some(c) if c.code.as_ref() == Some(&code) => Ok(vec![]),
+                Some(c) if c.code.is_none() => {
+                    self.learn_card_code(code, openid, at);
+                    Ok(self.resume_command(self.state).into_iter().collect())
+                }
+                _ => Err(self.invalid("the order's card has another code")),
             },
             // --- rejection -----------------------------------------------------------------
             (
@@ -241,10 +281,39 @@ impl Order {
                 }
                 self.rejection = Some(reason.clone());
                 self.attention = None;
+                // Weixin takes rejectinsert only for an authorized order (72038 otherwise): before
+                // the buyer authorized, the refusal is recorded and sent when they do.
+                if self.authorization.is_none() {
+                    self.move_to(
+                        S::Rejected,
+                        format!("rejected before the buyer authorized: {reason}"),
+                        at,
+                    );
+                    return Ok(vec![]);
+                }
                 self.move_to(S::Rejected, format!("rejected: {reason}"), at);
                 Ok(vec![Command::RejectInsert { reason, url }])
             }
             (S::Rejected, Input::RejectRequested { .. }) => Ok(vec![]),
+            (S::Rejected, Input::BuyerAuthorized(auth)) => {
+                if self.authorization.is_some() || self.rejection_sent {
+                    return Ok(vec![]);
+                }
+                self.authorization = Some(auth);
+                self.record(
+                    Some(S::Rejected),
+                    S::Rejected,
+                    "buyer authorized after the rejection; telling them via rejectinsert".into(),
+                    at,
+                );
+                Ok(self
+                    .rejection
+                    .clone()
+                    .map(|reason| Command::RejectInsert { reason, url: None })
+                    .into_iter()
+                    .collect())
+            }
+            (S::Rejected, Input::AuthorizationFailed { .. }) => Ok(vec![]),
             (
                 S::Issuing
                 | S::IssuePending
@@ -297,11 +366,13 @@ impl Order {
                 if self.invoice.is_none() {
                     return Err(self.invalid("no tax invoice to reverse"));
                 }
+                // A reversal under way is retried, not requested twice; one the platform rejected
+                // is over, and a new request (new key, possibly corrected) may follow.
                 if self.state == S::NeedsAttention
-                    && self
-                        .attention
-                        .as_ref()
-                        .is_some_and(|a| a.resume == S::Reversing || a.resume == S::Reversed)
+                    && self.attention.as_ref().is_some_and(|a| {
+                        (a.resume == S::Reversing || a.resume == S::Reversed)
+                            && !matches!(a.reason, AttentionReason::ReversalRejected { .. })
+                    })
                 {
                     return Err(self.invalid("a reversal is already under way; retry it instead"));
                 }
@@ -346,7 +417,10 @@ impl Order {
             // --- reimbursement track -------------------------------------------------------
             (
                 S::Delivered | S::Reversed | S::Reversing | S::NeedsAttention,
-                Input::ReimbursementChanged(status),
+                Input::ReimbursementChanged {
+                    status,
+                    at: changed_at,
+                },
             ) => {
                 let order = self.key.order_id.to_string();
                 let Some(card) = self.card.as_mut() else {
@@ -355,7 +429,12 @@ impl Order {
                         detail: "a status change for an order without a card".into(),
                     });
                 };
-                if card.reimbursement == status {
+                // Pushes can arrive out of order: an older change never overwrites a newer one.
+                if card.reimbursement == status
+                    || card
+                        .reimbursement_at
+                        .is_some_and(|known| changed_at < known)
+                {
                     return Ok(vec![]);
                 }
                 if card.reimbursement.is_final() {
@@ -369,11 +448,22 @@ impl Order {
                 }
                 let cause = format!("reimbursement {} -> {}", card.reimbursement, status);
                 card.reimbursement = status;
+                card.reimbursement_at = Some(changed_at);
                 let state = self.state;
                 self.record(Some(state), state, cause, at);
                 Ok(vec![])
             }
             (_, input) => Err(self.not_allowed(&input)),
+        }
+    }
+
+    fn learn_card_code(&mut self, code: CardCode, openid: OpenId, at: Timestamp) {
+        let state = self.state;
+        if let Some(card) = self.card.as_mut() {
+            let cause = format!("card code {code} learned for card {}", card.card_id);
+            card.code = Some(code);
+            card.openid = Some(openid);
+            self.record(Some(state), state, cause, at);
         }
     }
 
@@ -388,19 +478,30 @@ impl Order {
         };
         match result {
             IssueResult::Issued(invoice) => {
-                if invoice.totals != self.lines.totals() {
-                    return Err(self.invalid(format!(
-                        "the issued invoice's totals ({} / {} / {}) differ from the order's ({} / {} / {})",
-                        invoice.totals.amount_excl, invoice.totals.tax, invoice.totals.total,
-                        self.lines.totals().amount_excl, self.lines.totals().tax, self.lines.totals().total
-                    )));
-                }
                 let cause = format!("invoice {} issued", invoice.number);
                 if let Some(reference) = &invoice.provider_ref {
                     self.provider_ref = Some(reference.clone());
                 }
+                let expected = self.lines.totals();
+                let differ = invoice.totals != expected;
+                let reason = AttentionReason::IssuedTotalsDiffer {
+                    number: invoice.number.to_string(),
+                    issued: format!(
+                        "{} / {} / {}",
+                        invoice.totals.amount_excl, invoice.totals.tax, invoice.totals.total
+                    ),
+                    expected: format!(
+                        "{} / {} / {}",
+                        expected.amount_excl, expected.tax, expected.total
+                    ),
+                };
+                // The invoice exists either way: it is recorded, so it can be delivered or reversed.
                 self.invoice = Some(invoice);
                 self.move_to(S::Issued, cause, at);
+                if differ {
+                    self.attention(reason, at);
+                    return Ok(vec![]);
+                }
                 Ok(vec![Command::UploadPdf])
             }
             IssueResult::Pending(reference) => {

@@ -44,6 +44,16 @@ pub enum AttentionReason {
         /// The issuer's message.
         message: String,
     },
+    /// The tax platform issued an invoice whose totals differ from the order's (e.g. it rounded
+    /// a fen differently). The invoice is recorded: retry delivers it as issued, or reverse it.
+    IssuedTotalsDiffer {
+        /// The invoice number.
+        number: String,
+        /// The invoice's totals (amount / tax / total, yuan).
+        issued: String,
+        /// The order's totals.
+        expected: String,
+    },
     /// Neither the merchant nor the auth page supplied a buyer title.
     MissingBuyerTitle,
     /// The title the buyer chose on the auth page is unusable.
@@ -103,6 +113,14 @@ impl fmt::Display for AttentionReason {
             AttentionReason::ReversalRejected { message } => {
                 write!(f, "the tax platform rejected the reversal: {message}")
             }
+            AttentionReason::IssuedTotalsDiffer {
+                number,
+                issued,
+                expected,
+            } => write!(
+                f,
+                "invoice {number} was issued with totals {issued}, the order's are {expected}: retry to deliver it as issued, or reverse it"
+            ),
             AttentionReason::MissingBuyerTitle => f.write_str(
                 "no buyer title: the order has none and the auth page (style 0) collected none",
             ),

@@ -140,7 +140,7 @@ impl Order {
                 self.state() == S::Reversing && self.reversal().is_some_and(|r| &r.key == key)
             }
             Command::UpdateCardStatus { .. } => {
-                self.card().is_some() && self.state() == S::Reversed
+                self.card().is_some_and(|c| c.code.is_some()) && self.state() == S::Reversed
             }
         }
     }

@@ -78,6 +78,11 @@ impl Order {
                 rule: "must be an http(s) URL of at most 1024 characters".to_owned(),
             });
         }
+        let remark =
+            crate::invoice::normalize_remark(new.remark).map_err(|rule| NewOrderError {
+                field: "remark",
+                rule,
+            })?;
         if !new.lines.totals().total.is_positive() {
             return Err(NewOrderError {
                 field: "lines",
@@ -95,7 +100,7 @@ impl Order {
             authorizing_appid: new.authorizing_appid,
             redirect_url: new.redirect_url,
             qr_token: new.qr_token,
-            remark: new.remark,
+            remark,
             state: OrderState::Created,
             authorization: None,
             issue_key: None,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AttentionReason, Authorization, OrderState, UploadedPdf};
-use crate::ids::{CardId, IssueKey, ProviderRef};
+use crate::ids::{CardCode, CardId, IssueKey, OpenId, ProviderRef};
 use crate::invoice::{IssuedInvoice, RedReason};
 use crate::party::Buyer;
 use crate::time::Timestamp;
@@ -45,6 +45,19 @@ pub enum Input {
         /// Weixin's answer.
         card: InsertedCard,
     },
+    /// Weixin says the order already has its card (72056/72018 to an insert): an earlier
+    /// insert was applied and its answer lost. The card code is not in this answer.
+    CardAlreadyInserted {
+        /// Template used.
+        card_id: CardId,
+    },
+    /// A status push named the card whose code was unknown (matched by template and buyer).
+    CardCodeLearned {
+        /// The card code.
+        code: CardCode,
+        /// The buyer.
+        openid: OpenId,
+    },
     /// The merchant refuses to invoice this order.
     RejectRequested {
         /// Reason shown to the buyer.
@@ -71,8 +84,14 @@ pub enum Input {
     RedPending,
     /// Our `updatestatus` call succeeded.
     CardStatusUpdated(ReimburseStatus),
-    /// A reimburser changed the card's status (`update_invoice_status`).
-    ReimbursementChanged(ReimburseStatus),
+    /// A reimburser changed the card's status (`update_invoice_status`); `at` is the push's
+    /// `CreateTime` (pushes can arrive out of order).
+    ReimbursementChanged {
+        /// The new status.
+        status: ReimburseStatus,
+        /// When the reimburser changed it.
+        at: Timestamp,
+    },
 }
 
 impl Input {
@@ -89,6 +108,8 @@ impl Input {
             Input::PdfUploaded(_) => "pdf_uploaded",
             Input::PdfMediaExpired => "pdf_media_expired",
             Input::CardInserted { .. } => "card_inserted",
+            Input::CardAlreadyInserted { .. } => "card_already_inserted",
+            Input::CardCodeLearned { .. } => "card_code_learned",
             Input::RejectRequested { .. } => "reject_requested",
             Input::RejectionSent => "rejection_sent",
             Input::StepFailed(_) => "step_failed",
@@ -97,7 +118,7 @@ impl Input {
             Input::RedIssued(_) => "red_issued",
             Input::RedPending => "red_pending",
             Input::CardStatusUpdated(_) => "card_status_updated",
-            Input::ReimbursementChanged(_) => "reimbursement_changed",
+            Input::ReimbursementChanged { .. } => "reimbursement_changed",
         }
     }
 }

@@ -86,7 +86,8 @@ impl Order {
         self.invoice.is_some()
             || matches!(
                 self.effective_state(),
-                OrderState::IssuePending
+                OrderState::Issuing
+                    | OrderState::IssuePending
                     | OrderState::IssueOutcomeUnknown
                     | OrderState::Issued
                     | OrderState::PdfUploaded

@@ -37,12 +37,18 @@ pub struct UploadedPdf {
 pub struct DeliveredCard {
     /// Template.
     pub card_id: CardId,
-    /// Card code.
-    pub code: CardCode,
-    /// Receiving buyer.
-    pub openid: OpenId,
+    /// Card code; `None` when the insert's answer was lost and Weixin then said the order
+    /// already has its card (72056/72018): the buyer has the card, its code is not known until
+    /// a status push for it is matched (by template and buyer).
+    pub code: Option<CardCode>,
+    /// Receiving buyer, when known.
+    pub openid: Option<OpenId>,
     /// Reimbursement status.
     pub reimbursement: ReimburseStatus,
+    /// `CreateTime` of the status push that set `reimbursement`, so a late push of an older
+    /// change is not applied over a newer one.
+    #[serde(default)]
+    pub reimbursement_at: Option<Timestamp>,
 }
 
 /// A reversal in progress or done.

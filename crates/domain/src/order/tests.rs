@@ -204,6 +204,24 @@ fn page_style_zero_needs_a_buyer_and_keeps_it() {
 }
 
 #[test]
+fn a_remark_the_platform_refuses_is_refused_when_the_order_is_created() {
+    let mut new = fixtures::new_order("R-1", Scenario::OfficialAccount);
+    new.remark = Some("备".repeat(201));
+    let err = Order::create(new.clone(), at(0)).unwrap_err();
+    assert_eq!(err.field, "remark");
+    assert!(
+        err.rule.contains("201 characters exceed the limit of 200"),
+        "{}",
+        err.rule
+    );
+    new.remark = Some(format!("  {}  ", "备".repeat(200)));
+    let order = Order::create(new.clone(), at(0)).unwrap();
+    assert_eq!(order.remark().map(|r| r.chars().count()), Some(200));
+    new.remark = Some("   ".into());
+    assert_eq!(Order::create(new, at(0)).unwrap().remark(), None);
+}
+
+#[test]
 fn qr_order_needs_a_token() {
     let new = fixtures::new_order("Q1", Scenario::ScanQr);
     assert_eq!(Order::create(new, at(0)).unwrap_err().field, "qr_token");
@@ -330,14 +348,249 @@ fn issuer_rejection_rejects_the_order_with_a_buyer_readable_reason() {
 }
 
 #[test]
-fn issued_totals_must_match_the_order() {
+fn issued_totals_that_differ_need_attention_with_both_and_keep_the_invoice() {
     let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
     let mut wrong = invoice(&order, "26009000000000000001");
-    wrong.totals.total = fixtures::fen("99.99");
+    wrong.totals.tax = fixtures::fen("5.67");
+    wrong.totals.total = fixtures::fen("100.01");
+    let commands = order
+        .apply(
+            Input::IssueAnswered(IssueResult::Issued(wrong.clone())),
+            at(30),
+        )
+        .unwrap();
+    assert!(commands.is_empty());
+    assert_eq!(order.state(), OrderState::NeedsAttention);
+    let attention = order.attention_details().unwrap();
+    assert_eq!(attention.resume, OrderState::Issued);
+    let AttentionReason::IssuedTotalsDiffer {
+        number,
+        issued,
+        expected,
+    } = &attention.reason
+    else {
+        panic!("{:?}", attention.reason);
+    };
+    assert_eq!(number, "26009000000000000001");
+    assert!(issued.ends_with("5.67 / 100.01"), "{issued}");
+    let totals = order.lines().totals();
+    assert_eq!(
+        expected,
+        &format!("{} / {} / {}", totals.amount_excl, totals.tax, totals.total)
+    );
+    assert_eq!(
+        order.invoice(),
+        Some(&wrong),
+        "the invoice exists: it is recorded"
+    );
+    assert!(order.may_have_invoice());
+    // Retry delivers the invoice as issued.
+    let commands = order.apply(Input::RetryRequested, at(31)).unwrap();
+    assert_eq!(order.state(), OrderState::Issued);
+    assert_eq!(commands, vec![Command::UploadPdf]);
+}
+
+#[test]
+fn an_order_that_may_hold_an_invoice_is_never_rejected() {
+    // Issuing: the key is recorded and the request may have been sent.
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..3]);
+    assert_eq!(order.state(), OrderState::Issuing);
+    assert!(order.may_have_invoice());
+    order
+        .apply(
+            Input::StepFailed(AttentionReason::IssuerSessionRequired {
+                message: "login".into(),
+            }),
+            at(40),
+        )
+        .unwrap();
+    assert_eq!(
+        order.attention_details().map(|a| a.resume),
+        Some(OrderState::Issuing)
+    );
+    let before = order.clone();
     let err = order
-        .apply(Input::IssueAnswered(IssueResult::Issued(wrong)), at(30))
+        .apply(
+            Input::RejectRequested {
+                reason: "no".into(),
+                url: None,
+            },
+            at(41),
+        )
         .unwrap_err();
-    assert!(err.to_string().contains("differ from the order's"), "{err}");
+    assert!(err.to_string().contains("may exist"), "{err}");
+    assert_eq!(order, before);
+}
+
+#[test]
+fn a_rejection_before_authorization_waits_for_the_buyer() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..1]);
+    let commands = order
+        .apply(
+            Input::RejectRequested {
+                reason: "out of stock".into(),
+                url: None,
+            },
+            at(5),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::Rejected);
+    assert!(
+        commands.is_empty(),
+        "rejectinsert before authorization gets 72038"
+    );
+    let commands = order.apply(authorized(), at(6)).unwrap();
+    assert_eq!(
+        commands,
+        vec![Command::RejectInsert {
+            reason: "out of stock".into(),
+            url: None
+        }]
+    );
+    assert_eq!(order.state(), OrderState::Rejected);
+    order.apply(Input::RejectionSent, at(7)).unwrap();
+    assert!(order.apply(authorized(), at(8)).unwrap().is_empty());
+}
+
+#[test]
+fn a_lost_insert_answer_is_a_delivered_card_whose_code_is_learned_later() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path()[..5]);
+    let card_id = CardId::parse("pCardSandbox01").unwrap();
+    let commands = order
+        .apply(
+            Input::CardAlreadyInserted {
+                card_id: card_id.clone(),
+            },
+            at(50),
+        )
+        .unwrap();
+    assert!(commands.is_empty());
+    assert_eq!(order.state(), OrderState::Delivered);
+    let card = order.card().unwrap();
+    assert_eq!(
+        (card.code.as_ref(), card.card_id.as_str()),
+        (None, "pCardSandbox01")
+    );
+    assert_eq!(card.openid.as_ref().map(OpenId::as_str), Some("oBuyer0001"));
+    // A repeat changes nothing.
+    let before = order.clone();
+    order
+        .apply(Input::CardAlreadyInserted { card_id }, at(51))
+        .unwrap();
+    assert_eq!(order, before);
+    // A reversal goes through; the card cancel waits for the code.
+    order
+        .apply(
+            Input::ReverseRequested {
+                reason: RedReason::SalesReturn,
+                key: key("R1"),
+            },
+            at(52),
+        )
+        .unwrap();
+    let mut red = invoice(&order, "26009000000000000002");
+    red.totals = order.lines().full_reversal().totals();
+    let commands = order.apply(Input::RedIssued(red), at(53)).unwrap();
+    assert_eq!(order.state(), OrderState::Reversed);
+    assert!(commands.is_empty(), "no cancel without the card code");
+    assert!(!order.accepts(&Command::UpdateCardStatus {
+        status: ReimburseStatus::Cancel
+    }));
+    // A status push names the card: the code is learned and the cancel follows.
+    let commands = order
+        .apply(
+            Input::CardCodeLearned {
+                code: CardCode::parse("682000000009").unwrap(),
+                openid: OpenId::parse("oBuyer0001").unwrap(),
+            },
+            at(54),
+        )
+        .unwrap();
+    assert_eq!(
+        commands,
+        vec![Command::UpdateCardStatus {
+            status: ReimburseStatus::Cancel
+        }]
+    );
+    assert_eq!(
+        order
+            .card()
+            .and_then(|c| c.code.as_ref())
+            .map(CardCode::as_str),
+        Some("682000000009")
+    );
+}
+
+#[test]
+fn reimbursement_pushes_apply_in_create_time_order() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path());
+    let change = |status, secs| Input::ReimbursementChanged {
+        status,
+        at: at(secs),
+    };
+    order
+        .apply(change(ReimburseStatus::Lock, 60), at(70))
+        .unwrap();
+    // INIT happened before LOCK but arrives after it: it is not applied.
+    order
+        .apply(change(ReimburseStatus::Init, 55), at(71))
+        .unwrap();
+    assert_eq!(
+        order.card().map(|c| c.reimbursement),
+        Some(ReimburseStatus::Lock)
+    );
+    order
+        .apply(change(ReimburseStatus::Init, 65), at(72))
+        .unwrap();
+    order
+        .apply(change(ReimburseStatus::Lock, 66), at(73))
+        .unwrap();
+    order
+        .apply(change(ReimburseStatus::Init, 64), at(74))
+        .unwrap();
+    assert_eq!(
+        order.card().map(|c| c.reimbursement),
+        Some(ReimburseStatus::Lock)
+    );
+}
+
+#[test]
+fn a_rejected_reversal_can_be_requested_again_with_a_new_key() {
+    let mut order = check(Scenario::OfficialAccount, &happy_path());
+    order
+        .apply(
+            Input::ReverseRequested {
+                reason: RedReason::SalesReturn,
+                key: key("R1"),
+            },
+            at(60),
+        )
+        .unwrap();
+    order
+        .apply(
+            Input::StepFailed(AttentionReason::ReversalRejected {
+                message: "bad reason".into(),
+            }),
+            at(61),
+        )
+        .unwrap();
+    let commands = order
+        .apply(
+            Input::ReverseRequested {
+                reason: RedReason::InvoicingError,
+                key: key("R2"),
+            },
+            at(62),
+        )
+        .unwrap();
+    assert_eq!(order.state(), OrderState::Reversing);
+    assert_eq!(
+        commands,
+        vec![Command::ReverseInvoice {
+            key: key("R2"),
+            reason: RedReason::InvoicingError
+        }]
+    );
 }
 
 #[test]
@@ -457,10 +710,22 @@ fn missing_title_needs_attention() {
 fn reversal_then_card_cancelled_and_reimbursement_is_final() {
     let mut order = check(Scenario::OfficialAccount, &happy_path());
     order
-        .apply(Input::ReimbursementChanged(ReimburseStatus::Lock), at(60))
+        .apply(
+            Input::ReimbursementChanged {
+                status: ReimburseStatus::Lock,
+                at: at(60),
+            },
+            at(60),
+        )
         .unwrap();
     order
-        .apply(Input::ReimbursementChanged(ReimburseStatus::Init), at(61))
+        .apply(
+            Input::ReimbursementChanged {
+                status: ReimburseStatus::Init,
+                at: at(61),
+            },
+            at(61),
+        )
         .unwrap();
     let commands = order
         .apply(
@@ -496,7 +761,13 @@ fn reversal_then_card_cancelled_and_reimbursement_is_final() {
         Some(ReimburseStatus::Cancel)
     );
     let err = order
-        .apply(Input::ReimbursementChanged(ReimburseStatus::Lock), at(65))
+        .apply(
+            Input::ReimbursementChanged {
+                status: ReimburseStatus::Lock,
+                at: at(65),
+            },
+            at(65),
+        )
         .unwrap_err();
     assert!(err.to_string().contains("final"), "{err}");
 }

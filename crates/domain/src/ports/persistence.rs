@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CardCode, CardId, OrderKey, QrToken, SPappId, SellerId};
+use crate::ids::{CardCode, CardId, OpenId, OrderKey, QrToken, SPappId, SellerId};
 use crate::order::{Command, Order, OrderState};
 use crate::scenario::Scenario;
 use crate::secret::Secret;
@@ -25,6 +25,10 @@ pub enum RepositoryError {
         /// The version the caller loaded.
         expected: u64,
     },
+    /// The worker no longer holds the job's lease (it expired and another worker claimed it):
+    /// nothing was written, the holder of the lease will do the step.
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
     /// The database cannot be reached or is busy; retry later.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -79,6 +83,11 @@ pub struct OrderFilter {
     pub limit: u32,
     /// Only orders updated before this instant (paging, newest first).
     pub updated_before: Option<Timestamp>,
+    /// Only orders updated after this instant (a cursor for work queues that go round).
+    pub updated_after: Option<Timestamp>,
+    /// Least recently updated first (work queues that must not starve the oldest) instead of
+    /// most recently updated first.
+    pub oldest_first: bool,
 }
 
 /// Orders per scenario and state.
@@ -116,6 +125,14 @@ pub trait OrderRepository: Send + Sync {
         code: &CardCode,
     ) -> Result<Option<Order>, RepositoryError>;
 
+    /// The orders holding a card of template `card_id` for buyer `openid` whose code is
+    /// unknown (the insert's answer was lost), by order id.
+    async fn find_by_unknown_card(
+        &self,
+        card_id: &CardId,
+        openid: &OpenId,
+    ) -> Result<Vec<Order>, RepositoryError>;
+
     /// The order printed with this QR token.
     async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError>;
 
@@ -124,21 +141,19 @@ pub trait OrderRepository: Send + Sync {
     async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError>;
 
     /// Saves `order` as [`update`](Self::update) does and, in the same transaction, completes
-    /// `done`, the job `worker` holds whose step made this change: the state change and the
-    /// end of its job are one atomic write. Answers whether the job was dealt with here (also
-    /// when its lease had already passed to another worker, which will then find the step
-    /// done); on `false`, as this default answers, the caller completes it through
-    /// [`JobQueue::complete`].
+    /// `done`, the job `worker` holds (at `done.lease_until`) whose step made this change: the
+    /// state change and the end of its job are one atomic write, fenced by the lease.
+    ///
+    /// # Errors
+    /// [`RepositoryError::LeaseLost`] when `worker` no longer holds `done` at that lease:
+    /// nothing is written (a worker whose lease passed never saves over the new holder).
     async fn update_completing(
         &self,
         order: &Order,
         jobs: &[NewJob],
         done: &Job,
         worker: &str,
-    ) -> Result<bool, RepositoryError> {
-        let _ = (done, worker);
-        self.update(order, jobs).await.map(|()| false)
-    }
+    ) -> Result<(), RepositoryError>;
 
     /// Orders matching the filter, most recently updated first.
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError>;
@@ -179,6 +194,18 @@ pub trait JobQueue: Send + Sync {
         worker: &str,
         run_at: Timestamp,
         error: &str,
+    ) -> Result<(), RepositoryError>;
+
+    /// Extends the lease `worker` holds on `job` (at `job.lease_until`) to `lease_until`: the
+    /// heartbeat of a step that runs long.
+    ///
+    /// # Errors
+    /// [`RepositoryError::LeaseLost`] when `worker` no longer holds it.
+    async fn renew(
+        &self,
+        job: &Job,
+        worker: &str,
+        lease_until: Timestamp,
     ) -> Result<(), RepositoryError>;
 
     /// Gives up: the job is kept as dead with its error, for operators.

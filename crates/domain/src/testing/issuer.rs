@@ -23,8 +23,11 @@ pub enum FakeIssuerMode {
     PendingPolls(u32),
     /// Apply the request but answer "outcome unknown" (a timeout after sending).
     ApplyThenTimeout,
-    /// Refuse with this reason.
+    /// Refuse with this reason (issues and reversals).
     Reject(String),
+    /// The request never arrives, and the caller cannot tell: "outcome unknown", nothing
+    /// recorded (a query finds nothing).
+    LostBeforeArriving,
 }
 
 #[derive(Debug, Default)]
@@ -146,6 +149,9 @@ impl InvoiceIssuer for FakeIssuer {
                     .insert(request.key.clone(), (outcome.clone(), 0));
                 Ok(outcome)
             }
+            FakeIssuerMode::LostBeforeArriving => Err(IssueError::OutcomeUnknown(
+                "no answer (the request was lost)".to_owned(),
+            )),
         }
     }
 
@@ -172,10 +178,38 @@ impl InvoiceIssuer for FakeIssuer {
     }
 
     async fn reverse(&self, request: &ReverseRequest) -> Result<ReverseOutcome, IssueError> {
+        let mode = lock(&self.mode).clone();
         let mut state = lock(&self.state);
         state.reverse_calls += 1;
-        if let Some((IssueOutcome::Issued(red), _)) = state.issued.get(&request.key) {
-            return Ok(ReverseOutcome::RedIssued(red.clone()));
+        // Idempotent by key, like the real platforms: a repeated key gets its first outcome.
+        match state.issued.get(&request.key) {
+            Some((IssueOutcome::Issued(red), _)) => {
+                return Ok(ReverseOutcome::RedIssued(red.clone()));
+            }
+            Some((IssueOutcome::Rejected(rejection), _)) => {
+                return Ok(ReverseOutcome::Rejected(rejection.clone()));
+            }
+            _ => {}
+        }
+        match mode {
+            FakeIssuerMode::Reject(reason) => {
+                let rejection = crate::ports::IssueRejection {
+                    reason,
+                    code: Some("E2".to_owned()),
+                    serial_is_dead: true,
+                };
+                state.issued.insert(
+                    request.key.clone(),
+                    (IssueOutcome::Rejected(rejection.clone()), 0),
+                );
+                return Ok(ReverseOutcome::Rejected(rejection));
+            }
+            FakeIssuerMode::LostBeforeArriving => {
+                return Err(IssueError::OutcomeUnknown(
+                    "no answer (the request was lost)".to_owned(),
+                ));
+            }
+            _ => {}
         }
         state.numbers += 1;
         let text = format!("26009{:015}", state.numbers);

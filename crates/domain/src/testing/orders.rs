@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::ids::{CardCode, CardId, OrderKey, QrToken};
+use crate::ids::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use crate::order::Order;
 use crate::ports::{
     Job, JobId, JobQueue, NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount,
@@ -62,6 +62,39 @@ impl InMemoryOrderRepository {
             .collect()
     }
 
+    fn save(state: &mut StoreState, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
+        let Some(current) = state.orders.get(order.key()) else {
+            return Err(RepositoryError::NotFound(format!(
+                "order {}",
+                order.key().order_id
+            )));
+        };
+        if current.version() != order.version() {
+            return Err(RepositoryError::StaleVersion {
+                expected: order.version(),
+            });
+        }
+        let mut stored = order.clone();
+        stored.mark_saved();
+        state.orders.insert(order.key().clone(), stored);
+        Self::push_jobs(state, jobs);
+        Ok(())
+    }
+
+    /// Whether `worker` holds `job` at its lease, as the real queue fences: by worker and by
+    /// the exact lease of the claim (a later claim by the same worker is another lease).
+    fn holds(stored: &StoredJob, job: &Job, worker: &str) -> bool {
+        !stored.dead
+            && stored
+                .lease
+                .as_ref()
+                .is_some_and(|(w, until)| w == worker && *until == job.lease_until)
+    }
+
+    fn not_held(job: &Job, worker: &str) -> RepositoryError {
+        RepositoryError::LeaseLost(format!("job {} is not held by {worker}", job.id.0))
+    }
+
     fn push_jobs(state: &mut StoreState, jobs: &[NewJob]) {
         for job in jobs {
             state.next_job += 1;
@@ -111,9 +144,28 @@ impl OrderRepository for InMemoryOrderRepository {
             .values()
             .find(|o| {
                 o.card()
-                    .is_some_and(|c| &c.card_id == card_id && &c.code == code)
+                    .is_some_and(|c| &c.card_id == card_id && c.code.as_ref() == Some(code))
             })
             .cloned())
+    }
+
+    async fn find_by_unknown_card(
+        &self,
+        card_id: &CardId,
+        openid: &OpenId,
+    ) -> Result<Vec<Order>, RepositoryError> {
+        let mut found: Vec<Order> = lock(&self.state)
+            .orders
+            .values()
+            .filter(|o| {
+                o.card().is_some_and(|c| {
+                    &c.card_id == card_id && c.code.is_none() && c.openid.as_ref() == Some(openid)
+                })
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.key().order_id.as_str().cmp(b.key().order_id.as_str()));
+        Ok(found)
     }
 
     async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError> {
@@ -126,21 +178,30 @@ impl OrderRepository for InMemoryOrderRepository {
 
     async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
         let mut state = lock(&self.state);
-        let Some(current) = state.orders.get(order.key()) else {
-            return Err(RepositoryError::NotFound(format!(
-                "order {}",
-                order.key().order_id
+        Self::save(&mut state, order, jobs)
+    }
+
+    async fn update_completing(
+        &self,
+        order: &Order,
+        jobs: &[NewJob],
+        done: &Job,
+        worker: &str,
+    ) -> Result<(), RepositoryError> {
+        let mut state = lock(&self.state);
+        // The fence first: nothing is written unless the worker still holds the lease.
+        if !state
+            .jobs
+            .get(&done.id.0)
+            .is_some_and(|stored| Self::holds(stored, done, worker))
+        {
+            return Err(RepositoryError::LeaseLost(format!(
+                "job {} is no longer held by {worker}",
+                done.id.0
             )));
-        };
-        if current.version() != order.version() {
-            return Err(RepositoryError::StaleVersion {
-                expected: order.version(),
-            });
         }
-        let mut stored = order.clone();
-        stored.mark_saved();
-        state.orders.insert(order.key().clone(), stored);
-        Self::push_jobs(&mut state, jobs);
+        Self::save(&mut state, order, jobs)?;
+        state.jobs.remove(&done.id.0);
         Ok(())
     }
 
@@ -152,9 +213,25 @@ impl OrderRepository for InMemoryOrderRepository {
             .filter(|o| filter.state.is_none_or(|s| o.state() == s))
             .filter(|o| filter.scenario.is_none_or(|s| o.scenario() == s))
             .filter(|o| filter.updated_before.is_none_or(|t| o.updated_at() < t))
+            .filter(|o| filter.updated_after.is_none_or(|t| o.updated_at() > t))
             .cloned()
             .collect();
-        orders.sort_by_key(|o| std::cmp::Reverse(o.updated_at()));
+        // The real store's order: by update time, then platform and order id.
+        orders.sort_by(|a, b| {
+            (
+                a.updated_at(),
+                a.key().s_pappid.as_str(),
+                a.key().order_id.as_str(),
+            )
+                .cmp(&(
+                    b.updated_at(),
+                    b.key().s_pappid.as_str(),
+                    b.key().order_id.as_str(),
+                ))
+        });
+        if !filter.oldest_first {
+            orders.reverse();
+        }
         orders.truncate(filter.limit.clamp(1, 500) as usize);
         Ok(orders)
     }
@@ -218,14 +295,11 @@ impl JobQueue for InMemoryOrderRepository {
     async fn complete(&self, job: &Job, worker: &str) -> Result<(), RepositoryError> {
         let mut state = lock(&self.state);
         match state.jobs.get(&job.id.0) {
-            Some(stored) if stored.lease.as_ref().is_some_and(|(w, _)| w == worker) => {
+            Some(stored) if Self::holds(stored, job, worker) => {
                 state.jobs.remove(&job.id.0);
                 Ok(())
             }
-            _ => Err(RepositoryError::NotFound(format!(
-                "job {} held by {worker}",
-                job.id.0
-            ))),
+            _ => Err(Self::not_held(job, worker)),
         }
     }
 
@@ -238,33 +312,44 @@ impl JobQueue for InMemoryOrderRepository {
     ) -> Result<(), RepositoryError> {
         let mut state = lock(&self.state);
         match state.jobs.get_mut(&job.id.0) {
-            Some(stored) if stored.lease.as_ref().is_some_and(|(w, _)| w == worker) => {
+            Some(stored) if Self::holds(stored, job, worker) => {
                 stored.attempts += 1;
                 stored.lease = None;
                 stored.job.run_at = run_at;
                 stored.last_error = Some(error.to_owned());
                 Ok(())
             }
-            _ => Err(RepositoryError::NotFound(format!(
-                "job {} held by {worker}",
-                job.id.0
-            ))),
+            _ => Err(Self::not_held(job, worker)),
         }
     }
 
     async fn bury(&self, job: &Job, worker: &str, error: &str) -> Result<(), RepositoryError> {
         let mut state = lock(&self.state);
         match state.jobs.get_mut(&job.id.0) {
-            Some(stored) if stored.lease.as_ref().is_some_and(|(w, _)| w == worker) => {
+            Some(stored) if Self::holds(stored, job, worker) => {
                 stored.dead = true;
+                stored.attempts += 1;
                 stored.lease = None;
                 stored.last_error = Some(error.to_owned());
                 Ok(())
             }
-            _ => Err(RepositoryError::NotFound(format!(
-                "job {} held by {worker}",
-                job.id.0
-            ))),
+            _ => Err(Self::not_held(job, worker)),
+        }
+    }
+
+    async fn renew(
+        &self,
+        job: &Job,
+        worker: &str,
+        lease_until: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        let mut state = lock(&self.state);
+        match state.jobs.get_mut(&job.id.0) {
+            Some(stored) if Self::holds(stored, job, worker) => {
+                stored.lease = Some((worker.to_owned(), lease_until));
+                Ok(())
+            }
+            _ => Err(Self::not_held(job, worker)),
         }
     }
 

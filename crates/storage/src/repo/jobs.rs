@@ -158,7 +158,7 @@ impl SeaOrmJobQueue {
             .await
             .map_err(repository_error)?;
         if res.rows_affected == 0 {
-            return Err(RepositoryError::NotFound(format!(
+            return Err(RepositoryError::LeaseLost(format!(
                 "job {} is not claimed by {worker}",
                 job.id.0
             )));
@@ -209,12 +209,24 @@ impl JobQueue for SeaOrmJobQueue {
             .await
             .map_err(repository_error)?;
         if res.rows_affected == 0 {
-            return Err(RepositoryError::NotFound(format!(
+            return Err(RepositoryError::LeaseLost(format!(
                 "job {} is not claimed by {worker}",
                 job.id.0
             )));
         }
         Ok(())
+    }
+
+    async fn renew(
+        &self,
+        job: &Job,
+        worker: &str,
+        lease_until: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        let update = job::Entity::update_many()
+            .col_expr(job::Column::LeaseUntil, Expr::value(lease_until.millis()))
+            .col_expr(job::Column::UpdatedAt, Expr::value(wall_clock_millis()));
+        self.update_claimed(job, worker, update).await
     }
 
     async fn retry(

@@ -6,7 +6,7 @@ use fapiao_domain::ports::{
     Job, NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount,
 };
 use fapiao_domain::scenario::Scenario;
-use fapiao_domain::{CardCode, CardId, OrderKey, QrToken};
+use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -55,7 +55,7 @@ fn order_row(order: &Order) -> Result<invoice_order::ActiveModel, RepositoryErro
         seller: Set(order.seller().as_str().to_owned()),
         money_fen: Set(order.money().get()),
         card_id: Set(card.map(|c| c.card_id.as_str().to_owned())),
-        card_code: Set(card.map(|c| c.code.as_str().to_owned())),
+        card_code: Set(card.and_then(|c| c.code.as_ref().map(|code| code.as_str().to_owned()))),
         qr_token: Set(order.qr_token().map(|t| t.as_str().to_owned())),
         aggregate: Set(aggregate),
         version: Set(to_i64(version)),
@@ -211,10 +211,9 @@ impl SeaOrmOrderRepository {
             .map_err(repository_error)?;
         insert_jobs(&txn, jobs).await.map_err(repository_error)?;
         if let Some((job, worker)) = done {
-            // No row deleted means the lease already passed to another worker: the order's
-            // change stands (its version check passed) and that worker will find the step
-            // done and skip it.
-            job_entity::Entity::delete_many()
+            // The fence: no row deleted means the lease passed to another worker. Returning
+            // drops the transaction, so the order change is rolled back with it.
+            let deleted = job_entity::Entity::delete_many()
                 .filter(job_entity::Column::Id.eq(job.id.0))
                 .filter(job_entity::Column::Status.eq(READY))
                 .filter(job_entity::Column::LeaseOwner.eq(worker))
@@ -222,6 +221,12 @@ impl SeaOrmOrderRepository {
                 .exec(&txn)
                 .await
                 .map_err(repository_error)?;
+            if deleted.rows_affected == 0 {
+                return Err(RepositoryError::LeaseLost(format!(
+                    "job {} is no longer held by {worker}",
+                    job.id.0
+                )));
+            }
         }
         txn.commit().await.map_err(repository_error)
     }
@@ -268,6 +273,32 @@ impl OrderRepository for SeaOrmOrderRepository {
         .await
     }
 
+    async fn find_by_unknown_card(
+        &self,
+        card_id: &CardId,
+        openid: &OpenId,
+    ) -> Result<Vec<Order>, RepositoryError> {
+        // Few orders ever lack their card code; the buyer is matched in the aggregate.
+        let models = invoice_order::Entity::find()
+            .filter(invoice_order::Column::CardId.eq(card_id.as_str()))
+            .filter(invoice_order::Column::CardCode.is_null())
+            .order_by_asc(invoice_order::Column::OrderId)
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        let mut found = Vec::new();
+        for model in models {
+            let order = Order::try_from(model)?;
+            if order
+                .card()
+                .is_some_and(|c| c.code.is_none() && c.openid.as_ref() == Some(openid))
+            {
+                found.push(order);
+            }
+        }
+        Ok(found)
+    }
+
     async fn find_by_qr_token(&self, token: &QrToken) -> Result<Option<Order>, RepositoryError> {
         self.find_one(
             invoice_order::Entity::find().filter(invoice_order::Column::QrToken.eq(token.as_str())),
@@ -285,9 +316,8 @@ impl OrderRepository for SeaOrmOrderRepository {
         jobs: &[NewJob],
         done: &Job,
         worker: &str,
-    ) -> Result<bool, RepositoryError> {
-        self.save(order, jobs, Some((done, worker))).await?;
-        Ok(true)
+    ) -> Result<(), RepositoryError> {
+        self.save(order, jobs, Some((done, worker))).await
     }
 
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError> {
@@ -301,10 +331,18 @@ impl OrderRepository for SeaOrmOrderRepository {
         if let Some(before) = filter.updated_before {
             select = select.filter(invoice_order::Column::UpdatedAt.lt(before.millis()));
         }
+        if let Some(after) = filter.updated_after {
+            select = select.filter(invoice_order::Column::UpdatedAt.gt(after.millis()));
+        }
+        let order = if filter.oldest_first {
+            sea_orm::Order::Asc
+        } else {
+            sea_orm::Order::Desc
+        };
         select
-            .order_by_desc(invoice_order::Column::UpdatedAt)
-            .order_by_desc(invoice_order::Column::SPappid)
-            .order_by_desc(invoice_order::Column::OrderId)
+            .order_by(invoice_order::Column::UpdatedAt, order.clone())
+            .order_by(invoice_order::Column::SPappid, order.clone())
+            .order_by(invoice_order::Column::OrderId, order)
             .limit(u64::from(filter.limit.clamp(1, MAX_LIST_LIMIT)))
             .all(self.db.conn())
             .await

@@ -56,7 +56,7 @@ async fn enqueue_claim_complete(kind: Kind) {
         .complete(job, "w1")
         .await
         .expect_err("already completed");
-    assert!(matches!(again, RepositoryError::NotFound(_)), "{again:?}");
+    assert!(matches!(again, RepositoryError::LeaseLost(_)), "{again:?}");
     assert!(
         queue
             .claim("w1", 10, at(99_000), at(120_000))
@@ -151,7 +151,7 @@ async fn an_expired_lease_is_reclaimed_and_fences_out_the_old_worker(kind: Kind)
         queue.bury(&crashed[0], "w1", "late").await,
     ] {
         let err = outcome.expect_err("w1 no longer holds the job");
-        assert!(matches!(err, RepositoryError::NotFound(_)), "{err:?}");
+        assert!(matches!(err, RepositoryError::LeaseLost(_)), "{err:?}");
     }
     // Even the same worker name with a stale claim is fenced out by the lease end.
     let stale = Job {
@@ -160,7 +160,7 @@ async fn an_expired_lease_is_reclaimed_and_fences_out_the_old_worker(kind: Kind)
     };
     assert!(matches!(
         queue.complete(&stale, "w2").await,
-        Err(RepositoryError::NotFound(_))
+        Err(RepositoryError::LeaseLost(_))
     ));
     queue
         .complete(&reclaimed[0], "w2")

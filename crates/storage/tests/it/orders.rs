@@ -3,7 +3,7 @@ use std::sync::Arc;
 use fapiao_domain::order::{
     Authorization, Command, Input, IssueResult, Order, OrderState, UploadedPdf,
 };
-use fapiao_domain::ports::{JobQueue, NewJob, OrderFilter, OrderRepository, RepositoryError};
+use fapiao_domain::ports::{Job, JobQueue, NewJob, OrderFilter, OrderRepository, RepositoryError};
 use fapiao_domain::testing::fixtures;
 use fapiao_domain::weixin::InsertedCard;
 use fapiao_domain::{
@@ -469,6 +469,16 @@ async fn list_filters_pages_newest_first_and_counts_by_state(kind: Kind) {
         ..OrderFilter::default()
     };
     assert_eq!(ids(repo.list(&page).await.expect("list")), ["o-3", "o-2"]);
+    let oldest = OrderFilter {
+        limit: 3,
+        oldest_first: true,
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        ids(repo.list(&oldest).await.expect("list")),
+        ["o-1", "o-2", "o-3"],
+        "least recently updated first"
+    );
     let created_oa = OrderFilter {
         state: Some(OrderState::Created),
         scenario: Some(Scenario::OfficialAccount),
@@ -553,11 +563,9 @@ async fn update_completing_ends_the_job_in_the_same_transaction(kind: Kind) {
         }),
         3_000,
     );
-    let completed = repo
-        .update_completing(&order, &[job(&order, Command::FetchAuthData)], held, "w1")
+    repo.update_completing(&order, &[job(&order, Command::FetchAuthData)], held, "w1")
         .await
         .expect("save");
-    assert!(completed);
     let stored = repo.get(order.key()).await.expect("get").expect("stored");
     assert_eq!(stored.version(), before + 1);
     assert_eq!(
@@ -572,8 +580,8 @@ async fn update_completing_ends_the_job_in_the_same_transaction(kind: Kind) {
     assert_eq!(next.len(), 1);
     assert_ne!(next[0].id, held.id);
 
-    // A worker whose lease passed to another leaves that worker's job alone.
-    let mut order = stored;
+    // A worker whose lease passed to another saves nothing: neither the order nor the job.
+    let mut order = stored.clone();
     apply(
         &mut order,
         Input::AuthDataFetched {
@@ -583,10 +591,44 @@ async fn update_completing_ends_the_job_in_the_same_transaction(kind: Kind) {
         },
         5_000,
     );
-    assert!(
-        repo.update_completing(&order, &[], &next[0], "w1")
-            .await
-            .expect("save")
+    let err = repo
+        .update_completing(&order, &[], &next[0], "w1")
+        .await
+        .expect_err("fenced");
+    assert!(matches!(err, RepositoryError::LeaseLost(_)), "{err:?}");
+    assert_eq!(
+        repo.get(order.key()).await.expect("get").expect("stored"),
+        stored,
+        "the order is unchanged"
     );
     assert_eq!(queue.pending_count().await.expect("count"), 1);
+    // Its holder renews the lease; the old lease no longer fences anything in.
+    queue
+        .renew(&next[0], "w2", at(90_000))
+        .await
+        .expect("the holder renews");
+    let renewed = Job {
+        lease_until: at(90_000),
+        ..next[0].clone()
+    };
+    assert!(matches!(
+        queue.renew(&next[0], "w2", at(95_000)).await,
+        Err(RepositoryError::LeaseLost(_))
+    ));
+    assert!(matches!(
+        queue.renew(&renewed, "w1", at(95_000)).await,
+        Err(RepositoryError::LeaseLost(_))
+    ));
+    // Claims at a time inside the renewed lease do not take it.
+    assert!(
+        queue
+            .claim("w3", 10, at(70_000), at(130_000))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    repo.update_completing(&order, &[], &renewed, "w2")
+        .await
+        .expect("the holder saves at its renewed lease");
+    assert_eq!(queue.pending_count().await.expect("count"), 0);
 }

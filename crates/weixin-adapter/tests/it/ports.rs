@@ -467,6 +467,21 @@ async fn invalid_payloads_are_refused_before_sending() {
 }
 
 #[tokio::test]
+async fn a_busy_insert_is_not_repeated_by_the_client() {
+    let (server, api) = platform().await;
+    post("/card/invoice/insert")
+        .respond_with(ok(json!({"errcode": -1, "errmsg": "system error"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let error = api
+        .insert_card(&insertion(card_data()))
+        .await
+        .expect_err("busy");
+    assert_eq!(error.errcode(), Some(-1), "{error:?}");
+}
+
+#[tokio::test]
 async fn unexpected_answers_are_invalid_responses() {
     let (server, api) = platform().await;
     post("/card/invoice/insert")

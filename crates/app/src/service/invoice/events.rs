@@ -22,9 +22,15 @@ pub enum EventOutcome {
     NoChange(OrderKey),
     /// It matched no order (kept in the inbox with this note for operators).
     Unmatched(String),
+    /// An authorization for an order not registered yet: kept and tried again later.
+    Early(String),
     /// It was not applicable (kept with this note).
     Ignored(String),
 }
+
+/// How many times a push for an order that is not registered yet is kept and tried again
+/// (with backoff, up to the retry policy's longest delay) before it is set aside with a note.
+pub const EARLY_PUSH_ATTEMPTS: u32 = 30;
 
 /// What became of an accepted push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +96,10 @@ impl InvoiceService {
                     order_id: auth.outcome.order_id().clone(),
                 };
                 let Some(order) = self.ports.orders.get(&key).await? else {
-                    return Ok(EventOutcome::Unmatched(format!(
-                        "authorization for unknown order {} (a post-payment order must be registered before the buyer taps the receipt)",
+                    // The buyer can tap the receipt before the merchant's backend registers
+                    // the order: the push is kept and matched once the order exists.
+                    return Ok(EventOutcome::Early(format!(
+                        "authorization for order {} that is not registered (yet)",
                         key.order_id
                     )));
                 };
@@ -109,19 +117,46 @@ impl InvoiceService {
                 self.event_input(order, input).await
             }
             WeixinEvent::InvoiceStatus(status) => {
-                let Some(order) = self
+                let change = Input::ReimbursementChanged {
+                    status: status.status,
+                    at: status.create_time,
+                };
+                if let Some(order) = self
                     .ports
                     .orders
                     .find_by_card(&status.card_id, &status.code)
                     .await?
-                else {
+                {
+                    return self.event_input(order, change).await;
+                }
+                // A card whose insert answer was lost: matched by template and buyer when
+                // exactly one such card is unaccounted for.
+                let candidates = self
+                    .ports
+                    .orders
+                    .find_by_unknown_card(&status.card_id, &status.openid)
+                    .await?;
+                let [order] = candidates.as_slice() else {
                     return Ok(EventOutcome::Unmatched(format!(
-                        "status {} for unknown card {}/{}",
-                        status.status, status.card_id, status.code
+                        "status {} for unknown card {}/{} ({} orders of this template for this buyer lack their card code)",
+                        status.status,
+                        status.card_id,
+                        status.code,
+                        candidates.len()
                     )));
                 };
-                self.event_input(order, Input::ReimbursementChanged(status.status))
-                    .await
+                let learned = Input::CardCodeLearned {
+                    code: status.code.clone(),
+                    openid: status.openid.clone(),
+                };
+                match self.event_input(order.clone(), learned).await? {
+                    EventOutcome::Applied(key) | EventOutcome::NoChange(key) => {
+                        info!(order_id = %key.order_id, code = %status.code, "card code learned from a status push");
+                        let order = self.reload(&key).await?;
+                        self.event_input(order, change).await
+                    }
+                    other => Ok(other),
+                }
             }
             WeixinEvent::Other {
                 msg_type, event, ..
@@ -180,7 +215,23 @@ impl InvoiceService {
             Ok(EventOutcome::Applied(_) | EventOutcome::NoChange(_)) => {
                 self.ports.inbox.mark_processed(item.id, None).await?;
             }
-            Ok(EventOutcome::Unmatched(note) | EventOutcome::Ignored(note)) => {
+            Ok(EventOutcome::Early(note)) if item.attempts < EARLY_PUSH_ATTEMPTS => {
+                let delay = self
+                    .settings
+                    .retry
+                    .backoff_millis(item.attempts, item.id.unsigned_abs());
+                info!(event = item.id, note = %note, after_millis = delay, "push kept until its order is registered");
+                let now = self.ports.clock.now();
+                self.ports
+                    .inbox
+                    .release(item.id, now.plus_millis(delay), &note)
+                    .await?;
+            }
+            Ok(
+                EventOutcome::Unmatched(note)
+                | EventOutcome::Ignored(note)
+                | EventOutcome::Early(note),
+            ) => {
                 warn!(event = item.id, note = %note, "push not applied");
                 self.ports.inbox.mark_processed(item.id, Some(note)).await?;
             }
@@ -201,42 +252,80 @@ impl InvoiceService {
     }
 
     /// Polls `getauthdata` for orders that waited longer than the configured time for their
-    /// authorization push (pushes can be lost). Returns how many were found authorized.
+    /// authorization push (pushes can be lost, or come before the order was registered):
+    /// orders awaiting authorization and orders created but not yet handed out (post-payment,
+    /// unscanned QR codes), least recently updated first so none starves, at most `limit` calls
+    /// a round (`getauthdata` has a daily quota). Returns how many were found authorized.
     ///
     /// # Errors
-    /// Storage errors; Weixin errors per order are logged and skipped.
+    /// Storage errors listing the orders; errors of one order are logged and the round goes on,
+    /// except a quota error (45009), which ends the round.
     pub async fn reconcile_awaiting(&self, limit: u32) -> Result<usize, AppError> {
         let now = self.ports.clock.now();
-        let filter = OrderFilter {
-            state: Some(OrderState::AwaitingAuthorization),
-            scenario: None,
-            limit,
-            updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
+        // Rounds go through the waiting orders from the oldest on and start over at the end,
+        // so orders that wait for days (an unscanned QR code) never starve the others.
+        let cursor = self.reconcile_cursor.lock().map(|c| *c).unwrap_or_default();
+        let mut due = Vec::new();
+        for state in [OrderState::AwaitingAuthorization, OrderState::Created] {
+            let filter = OrderFilter {
+                state: Some(state),
+                scenario: None,
+                limit,
+                updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
+                updated_after: cursor,
+                oldest_first: true,
+            };
+            due.extend(self.ports.orders.list(&filter).await?);
+        }
+        due.sort_by_key(Order::updated_at);
+        let full = due.len() >= limit as usize;
+        due.truncate(limit as usize);
+        let next = if full {
+            due.last().map(Order::updated_at)
+        } else {
+            None
         };
+        if let Ok(mut cursor) = self.reconcile_cursor.lock() {
+            *cursor = next;
+        }
         let mut found = 0;
-        for order in self.ports.orders.list(&filter).await? {
-            let key = order.key();
-            match self
+        for order in due {
+            let key = order.key().clone();
+            let data = match self
                 .ports
                 .merchant
                 .auth_data(&key.s_pappid, &key.order_id)
                 .await
             {
-                Ok(data) if data.status == AuthStatus::AuthSuccess => {
-                    let auth = Authorization {
-                        openid: None,
-                        appid: None,
-                        source: None,
-                        at: data.auth_time.unwrap_or(now),
-                    };
-                    let change = Change::new(Input::BuyerAuthorized(auth)).on(order.clone());
-                    self.save(key, change).await?;
+                Ok(data) => data,
+                Err(e) if e.errcode() == Some(45009) => {
+                    warn!(error = %e, "getauthdata quota reached; reconciliation resumes next round");
+                    break;
+                }
+                Err(e) => {
+                    warn!(order_id = %key.order_id, error = %e, "reconciliation getauthdata failed");
+                    continue;
+                }
+            };
+            if data.status != AuthStatus::AuthSuccess {
+                continue;
+            }
+            let auth = Authorization {
+                openid: None,
+                appid: None,
+                source: None,
+                at: data.auth_time.unwrap_or(now),
+            };
+            match self
+                .save(&key, Change::new(Input::BuyerAuthorized(auth)).on(order))
+                .await
+            {
+                Ok(_) => {
                     info!(order_id = %key.order_id, "authorization found by reconciliation");
                     found += 1;
                 }
-                Ok(_) => {}
                 Err(e) => {
-                    warn!(order_id = %key.order_id, error = %e, "reconciliation getauthdata failed")
+                    warn!(order_id = %key.order_id, error = %e, "reconciliation could not save")
                 }
             }
         }

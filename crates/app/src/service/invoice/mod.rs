@@ -13,7 +13,7 @@ use std::sync::Arc;
 use fapiao_domain::Timestamp;
 use fapiao_domain::ids::{OrderId, OrderKey, SPappId};
 use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput, RedReason};
-use fapiao_domain::order::{Command, Input, Order};
+use fapiao_domain::order::{AttentionReason, Command, Input, Order};
 use fapiao_domain::ports::{
     Job, NewJob, OrderFilter, PdfDocument, RepositoryError, SetupState, StateCount,
 };
@@ -32,18 +32,18 @@ pub use start::{FrontendAction, StartRequest, Started};
 pub struct InvoiceService {
     ports: Ports,
     settings: Arc<Settings>,
+    /// Where the next reconciliation round starts (the last round's newest order).
+    reconcile_cursor: Arc<std::sync::Mutex<Option<Timestamp>>>,
 }
 
-/// One change to an order: an input, the commands it adds, and what the save rides on.
+/// One change to an order: an input and what the save rides on.
 struct Change<'a> {
     input: Input,
-    /// Commands enqueued beside those the transition returns.
-    extra: Vec<Command>,
     /// The order as just read, used for the first attempt (the version check on save still
     /// catches any change since).
     loaded: Option<Order>,
     /// The job (and its worker) whose step made this change: completed in the same
-    /// transaction.
+    /// transaction, fenced by its lease (nothing is saved when the lease was lost).
     completing: Option<(&'a Job, &'a str)>,
 }
 
@@ -51,7 +51,6 @@ impl<'a> Change<'a> {
     fn new(input: Input) -> Self {
         Change {
             input,
-            extra: Vec::new(),
             loaded: None,
             completing: None,
         }
@@ -59,11 +58,6 @@ impl<'a> Change<'a> {
 
     fn on(mut self, order: Order) -> Self {
         self.loaded = Some(order);
-        self
-    }
-
-    fn then(mut self, commands: Vec<Command>) -> Self {
-        self.extra.extend(commands);
         self
     }
 
@@ -79,9 +73,6 @@ struct Saved {
     order: Order,
     /// Whether anything changed (a repeated input changes nothing and saves nothing).
     changed: bool,
-    /// Whether the job of [`Change::completing`] was completed in the save's transaction; if
-    /// not, the caller completes it.
-    job_completed: bool,
 }
 
 fn new_job(order: &OrderKey, command: Command, run_at: Timestamp) -> NewJob {
@@ -98,6 +89,7 @@ impl InvoiceService {
         Self {
             ports,
             settings: Arc::new(settings),
+            reconcile_cursor: Arc::default(),
         }
     }
 
@@ -130,7 +122,6 @@ impl InvoiceService {
     async fn save(&self, key: &OrderKey, change: Change<'_>) -> Result<Saved, AppError> {
         let Change {
             input,
-            extra,
             mut loaded,
             completing,
         } = change;
@@ -143,13 +134,11 @@ impl InvoiceService {
             };
             let before = order.clone();
             let now = self.ports.clock.now();
-            let mut commands = order.apply(input.clone(), now)?;
-            commands.extend(extra.iter().cloned());
+            let commands = order.apply(input.clone(), now)?;
             if order == before && commands.is_empty() {
                 return Ok(Saved {
                     order,
                     changed: false,
-                    job_completed: false,
                 });
             }
             let jobs: Vec<NewJob> = commands.into_iter().map(|c| new_job(key, c, now)).collect();
@@ -160,21 +149,15 @@ impl InvoiceService {
                         .update_completing(&order, &jobs, job, worker)
                         .await
                 }
-                None => self
-                    .ports
-                    .orders
-                    .update(&order, &jobs)
-                    .await
-                    .map(|()| false),
+                None => self.ports.orders.update(&order, &jobs).await,
             };
             match saved {
-                Ok(job_completed) => {
+                Ok(()) => {
                     order.mark_saved();
                     info!(order_id = %key.order_id, from = %before.state(), to = %order.state(), "order moved");
                     return Ok(Saved {
                         order,
                         changed: true,
-                        job_completed,
                     });
                 }
                 Err(RepositoryError::StaleVersion { .. }) if attempts < 5 => continue,
@@ -264,7 +247,22 @@ impl InvoiceService {
     /// # Errors
     /// [`AppError::Transition`] when the order does not need attention.
     pub async fn retry(&self, order_id: &OrderId) -> Result<Order, AppError> {
-        self.operate(order_id, Input::RetryRequested).await
+        let order = self.order(order_id).await?;
+        // The platform answers a repeated key with its first outcome: a rejected reversal is
+        // retried as a new request, under a new key.
+        let input = match (order.attention_details(), order.reversal()) {
+            (Some(attention), Some(reversal))
+                if matches!(attention.reason, AttentionReason::ReversalRejected { .. }) =>
+            {
+                Input::ReverseRequested {
+                    reason: reversal.reason,
+                    key: self.ports.ids.issue_key(),
+                }
+            }
+            _ => Input::RetryRequested,
+        };
+        let key = order.key().clone();
+        Ok(self.save(&key, Change::new(input).on(order)).await?.order)
     }
 
     /// Fully reverses the order's invoice with a red invoice and cancels its card.

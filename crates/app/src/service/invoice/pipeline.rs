@@ -1,12 +1,12 @@
 //! The pipeline's jobs: claimed with a lease, run through [`steps`](super::steps), their
 //! result fed back to the order, then completed, retried with backoff, polled or buried.
 
-use fapiao_domain::order::{AttentionReason, Command, Input, IssueResult, Order, Step};
-use fapiao_domain::ports::{IssueError, IssueOutcome, Job};
+use fapiao_domain::order::{AttentionReason, Input, IssueResult, Order, Step};
+use fapiao_domain::ports::{IssueError, IssueOutcome, Job, RepositoryError};
 use fapiao_domain::weixin::{ErrorClass, WeixinError};
 use tracing::warn;
 
-use super::{Change, InvoiceService, new_job};
+use super::{Change, InvoiceService};
 use crate::error::AppError;
 
 /// What became of a job.
@@ -30,12 +30,14 @@ pub enum JobOutcome {
 /// The result of one step, before it is applied to the order.
 pub(super) enum StepResult {
     Apply(Input),
-    /// Apply the input (if any) and also enqueue this command (e.g. re-issue with the same key).
-    ApplyThen(Option<Input>, Command),
     Retry(String),
     /// A pending answer: poll again without counting a failure.
     Poll(String),
     Skip(String),
+}
+
+fn lease_lost(error: &RepositoryError) -> bool {
+    matches!(error, RepositoryError::LeaseLost(_))
 }
 
 impl InvoiceService {
@@ -75,8 +77,9 @@ impl InvoiceService {
         Ok(outcomes)
     }
 
-    /// Runs one claimed job: executes its command through the ports, feeds the result to the
-    /// order, and completes, retries or buries the job.
+    /// Runs one claimed job: executes its command through the ports while renewing its lease,
+    /// feeds the result to the order, and completes, retries or buries the job — every write
+    /// fenced by the lease, so a worker whose lease passed to another saves nothing.
     ///
     /// # Errors
     /// Storage errors (the job's lease then expires and another worker retries it).
@@ -91,23 +94,73 @@ impl InvoiceService {
         let step = job.command.step();
         let span = tracing::info_span!("job", order_id = %job.order.order_id, step = %step, attempt = job.attempts + 1);
         let _enter = span.enter();
-        let result = self.execute(&order, &job.command, job.attempts).await;
+        let Some((result, held)) = self.execute_holding(job, worker, &order).await else {
+            return Ok(JobOutcome::Skipped(
+                "the lease passed to another worker while the step ran; its holder does the step"
+                    .into(),
+            ));
+        };
+        let outcome = self.conclude(&held, worker, order, step, result).await;
+        match outcome {
+            Err(AppError::Repository(e)) if lease_lost(&e) => Ok(JobOutcome::Skipped(format!(
+                "nothing saved: {e}; the holder of the lease does the step"
+            ))),
+            other => other,
+        }
+    }
+
+    /// Runs the step, renewing the job's lease every third of its length while it runs (the
+    /// heartbeat of a slow call). Answers the result and the job at its current lease, or
+    /// `None` when the lease was lost to another worker (the step is abandoned: its answer,
+    /// if any, will be asked again by the holder).
+    async fn execute_holding(
+        &self,
+        job: &Job,
+        worker: &str,
+        order: &Order,
+    ) -> Option<(StepResult, Job)> {
+        let mut held = job.clone();
+        let lease_millis = (job.lease_until.millis() - self.ports.clock.now().millis()).max(1_000);
+        let every = std::time::Duration::from_millis(lease_millis.unsigned_abs() / 3);
+        let step = self.execute(order, &job.command, job.attempts);
+        tokio::pin!(step);
+        loop {
+            tokio::select! {
+                result = &mut step => return Some((result, held)),
+                () = tokio::time::sleep(every) => {
+                    let until = self.ports.clock.now().plus_millis(lease_millis);
+                    match self.ports.jobs.renew(&held, worker, until).await {
+                        Ok(()) => held.lease_until = until,
+                        Err(e) if lease_lost(&e) => {
+                            warn!(error = %e, "lease lost while the step ran; abandoning it");
+                            return None;
+                        }
+                        // The database is busy: try again at the next beat.
+                        Err(e) => warn!(error = %e, "lease renewal failed"),
+                    }
+                }
+            }
+        }
+    }
+
+    async fn conclude(
+        &self,
+        job: &Job,
+        worker: &str,
+        order: Order,
+        step: Step,
+        result: StepResult,
+    ) -> Result<JobOutcome, AppError> {
         let now = self.ports.clock.now();
         match result {
-            StepResult::Apply(input) => {
-                self.finish(job, worker, order, Some(input), Vec::new())
-                    .await
-            }
-            StepResult::ApplyThen(input, command) => {
-                self.finish(job, worker, order, input, vec![command]).await
-            }
+            StepResult::Apply(input) => self.finish(job, worker, order, input).await,
             StepResult::Skip(reason) => {
                 self.ports.jobs.complete(job, worker).await?;
                 Ok(JobOutcome::Skipped(reason))
             }
             StepResult::Poll(error) => {
                 if job.attempts + 1 >= self.settings.retry.max_polls {
-                    return self.give_up(job, worker, step, error).await;
+                    return self.give_up(job, worker, order, step, error).await;
                 }
                 let after = self.settings.retry.poll_interval_millis;
                 self.ports
@@ -121,7 +174,7 @@ impl InvoiceService {
             }
             StepResult::Retry(error) => {
                 if job.attempts + 1 >= self.settings.retry.max_attempts {
-                    return self.give_up(job, worker, step, error).await;
+                    return self.give_up(job, worker, order, step, error).await;
                 }
                 let after = self
                     .settings
@@ -140,59 +193,51 @@ impl InvoiceService {
         }
     }
 
+    /// Saves the step's answer and ends its job in one fenced write.
     async fn finish(
         &self,
         job: &Job,
         worker: &str,
         order: Order,
-        input: Option<Input>,
-        extra: Vec<Command>,
+        input: Input,
     ) -> Result<JobOutcome, AppError> {
-        let outcome = match input {
-            Some(input) => {
-                let change = Change::new(input)
-                    .on(order)
-                    .then(extra)
-                    .completing(job, worker);
-                match self.save(&job.order, change).await {
-                    Ok(saved) if saved.job_completed => return Ok(JobOutcome::Completed),
-                    Ok(_) => JobOutcome::Completed,
-                    Err(AppError::Transition(e)) => JobOutcome::Skipped(e.to_string()),
-                    Err(e) => return Err(e),
-                }
+        let change = Change::new(input).on(order).completing(job, worker);
+        match self.save(&job.order, change).await {
+            Ok(saved) if saved.changed => Ok(JobOutcome::Completed),
+            // Nothing to save (a repeated answer): the job still ends, fenced.
+            Ok(_) => {
+                self.ports.jobs.complete(job, worker).await?;
+                Ok(JobOutcome::Completed)
             }
-            None => {
-                let now = self.ports.clock.now();
-                for command in extra {
-                    self.ports
-                        .jobs
-                        .enqueue(&new_job(&job.order, command, now))
-                        .await?;
-                }
-                JobOutcome::Completed
+            Err(AppError::Transition(e)) => {
+                self.ports.jobs.complete(job, worker).await?;
+                Ok(JobOutcome::Skipped(e.to_string()))
             }
-        };
-        self.ports.jobs.complete(job, worker).await?;
-        Ok(outcome)
+            Err(e) => Err(e),
+        }
     }
 
+    /// Retries ran out: the order needs attention, and the job ends with that change.
     async fn give_up(
         &self,
         job: &Job,
         worker: &str,
+        order: Order,
         step: Step,
         last_error: String,
     ) -> Result<JobOutcome, AppError> {
         let reason = AttentionReason::RetriesExhausted { step, last_error };
         let text = reason.to_string();
-        match self
-            .save(&job.order, Change::new(Input::StepFailed(reason)))
-            .await
-        {
-            Ok(_) | Err(AppError::Transition(_)) => {}
+        let change = Change::new(Input::StepFailed(reason))
+            .on(order)
+            .completing(job, worker);
+        match self.save(&job.order, change).await {
+            Ok(saved) if saved.changed => {}
+            Ok(_) | Err(AppError::Transition(_)) => {
+                self.ports.jobs.bury(job, worker, &text).await?;
+            }
             Err(e) => return Err(e),
         }
-        self.ports.jobs.bury(job, worker, &text).await?;
         warn!(reason = %text, "gave up; order needs attention");
         Ok(JobOutcome::Buried(text))
     }

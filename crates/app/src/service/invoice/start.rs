@@ -3,7 +3,7 @@
 
 use fapiao_domain::OrderId;
 use fapiao_domain::ids::{AppId, OrderKey, QrToken, SellerId};
-use fapiao_domain::invoice::{Direction, InvoiceDraft, InvoiceLines, LineInput};
+use fapiao_domain::invoice::{Direction, InvoiceDraft, InvoiceLines, LineInput, normalize_remark};
 use fapiao_domain::order::{Input, NewOrder, Order, OrderState};
 use fapiao_domain::party::Buyer;
 use fapiao_domain::ports::RepositoryError;
@@ -152,6 +152,8 @@ impl InvoiceService {
                 ),
             ));
         }
+        let remark =
+            normalize_remark(request.remark).map_err(|rule| AppError::invalid("remark", rule))?;
         // Build the draft once now so a bad buyer/seller/kind combination fails at the request,
         // not at issue time.
         if let Some(buyer) = &request.buyer {
@@ -160,7 +162,7 @@ impl InvoiceService {
                 buyer.clone(),
                 seller.seller.clone(),
                 lines.clone(),
-                request.remark.clone(),
+                remark.clone(),
             )
             .map_err(|e| AppError::invalid("buyer", e.to_string()))?;
         }
@@ -183,7 +185,7 @@ impl InvoiceService {
             authorizing_appid,
             redirect_url: request.redirect_url,
             qr_token,
-            remark: request.remark,
+            remark,
         };
         let order = Order::create(new, now).map_err(|e| AppError::invalid(e.field, e.rule))?;
         let mut order = match self.ports.orders.insert(&order, &[]).await {

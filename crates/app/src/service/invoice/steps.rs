@@ -1,7 +1,7 @@
 //! One function per pipeline command: each calls its port and says what the answer means for
 //! the order ([`StepResult`]); none of them saves anything.
 
-use fapiao_domain::ids::{CardCode, CardId, IssueKey};
+use fapiao_domain::ids::IssueKey;
 use fapiao_domain::invoice::RedReason;
 use fapiao_domain::order::{
     AttentionReason, Command, Input, IssueResult, Order, OrderState, Step, UploadedPdf,
@@ -130,13 +130,17 @@ impl InvoiceService {
                 }
             }
             Ok(Some(outcome)) => StepResult::Apply(Self::outcome_input(outcome)),
-            // The platform never saw the request: send it again with the same key.
-            Ok(None) => StepResult::ApplyThen(
-                None,
-                Command::IssueInvoice {
-                    key: issue_key.clone(),
-                },
-            ),
+            // The platform never saw the request: send it again with the same key, in this
+            // job, so a platform that keeps losing requests is asked with backoff and within
+            // the attempt limit rather than in a tight issue/query loop.
+            Ok(None) => match self.issue_invoice(order, issue_key).await {
+                StepResult::Apply(Input::IssueAnswered(IssueResult::OutcomeUnknown { detail })) => {
+                    StepResult::Retry(format!(
+                        "the platform had no record of key {issue_key}; sent again, outcome unknown again ({detail})"
+                    ))
+                }
+                other => other,
+            },
             Err(e) => Self::issuer_failure(Step::QueryIssue, e),
         }
     }
@@ -193,6 +197,13 @@ impl InvoiceService {
         };
         match self.ports.platform.insert_card(&insertion).await {
             Ok(card) => StepResult::Apply(Input::CardInserted { card_id, card }),
+            // One card per order_id: Weixin refuses a repeat once an earlier insert was applied
+            // (its answer lost to a timeout, a dropped connection or a crash). The buyer has the
+            // card; only its code is unknown.
+            Err(WeixinError::Api {
+                errcode: 72056 | 72018,
+                ..
+            }) => StepResult::Apply(Input::CardAlreadyInserted { card_id }),
             Err(e) => Self::weixin_failure(Step::InsertCard, e),
         }
     }
@@ -253,10 +264,12 @@ impl InvoiceService {
 
     /// Sets the card's reimbursement status (`updatestatus`).
     async fn update_card_status(&self, order: &Order, status: ReimburseStatus) -> StepResult {
-        let Some(card) = order.card() else {
-            return StepResult::Skip("no card".into());
+        let Some((card_id, code)) = order
+            .card()
+            .and_then(|card| card.code.as_ref().map(|code| (&card.card_id, code)))
+        else {
+            return StepResult::Skip("no card with a known code".into());
         };
-        let (card_id, code): (&CardId, &CardCode) = (&card.card_id, &card.code);
         match self
             .ports
             .platform
