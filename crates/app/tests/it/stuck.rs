@@ -316,6 +316,46 @@ async fn an_issue_that_never_arrives_is_sent_again_with_backoff_within_the_attem
 }
 
 #[tokio::test]
+async fn a_card_cancel_whose_answer_was_lost_is_done_when_weixin_says_cancelled() {
+    let mut platform = platform(appid("oa"));
+    let calls = AtomicU32::new(0);
+    platform
+        .expect_update_card_status()
+        .times(2)
+        .returning(move |_, _, _| {
+            Err(if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                WeixinError::Unavailable("connection reset after sending".into())
+            } else {
+                WeixinError::Api {
+                    errcode: 72060,
+                    errmsg: "this invoice has been cancelled, check the reimburse_status please"
+                        .into(),
+                }
+            })
+        });
+    let h = harness(
+        merchant(1, appid("oa"), false),
+        platform,
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    h.service
+        .start(start_request(Scenario::OfficialAccount, "C1"))
+        .await
+        .unwrap();
+    h.push(authorization("C1", true, None, 1_780_000_010)).await;
+    h.drain(20).await;
+    h.service
+        .reverse(&"C1".parse_order(), RedReason::SalesReturn)
+        .await
+        .unwrap();
+    h.drain(10).await;
+    let order = h.order("C1").await;
+    assert_eq!(order.state(), OrderState::Reversed, "{:?}", order.history());
+    assert!(order.reversal().unwrap().card_cancelled);
+}
+
+#[tokio::test]
 async fn a_rejected_reversal_is_retried_as_a_new_request() {
     let mut platform = platform(appid("oa"));
     platform

@@ -277,6 +277,10 @@ impl InvoiceService {
             .await
         {
             Ok(()) => StepResult::Apply(Input::CardStatusUpdated(status)),
+            // "This invoice has been cancelled": an earlier cancel was applied, its answer lost.
+            Err(WeixinError::Api { errcode: 72060, .. }) if status == ReimburseStatus::Cancel => {
+                StepResult::Apply(Input::CardStatusUpdated(status))
+            }
             Err(e) => Self::weixin_failure(Step::UpdateCardStatus, e),
         }
     }
