@@ -172,6 +172,18 @@ impl Harness {
         self.service.process_inbox("worker-1", 16).await.unwrap();
     }
 
+    /// Starts an Official Account order, authorizes it and runs the pipeline.
+    pub async fn deliver(&self, order_id: &str) -> fapiao_domain::order::Order {
+        self.service
+            .start(start_request(Scenario::OfficialAccount, order_id))
+            .await
+            .unwrap();
+        self.push(authorization(order_id, true, None, 1_780_000_010))
+            .await;
+        self.drain(20).await;
+        self.order(order_id).await
+    }
+
     pub fn clock_now(&self) -> Timestamp {
         use fapiao_domain::ports::Clock;
         self.clock.now()

@@ -79,12 +79,7 @@ async fn a_lost_insert_answer_is_delivered_and_its_code_learned_from_a_status_pu
         FakeIssuerMode::Synchronous,
         setup_done(),
     );
-    h.service
-        .start(start_request(Scenario::OfficialAccount, "L1"))
-        .await
-        .unwrap();
-    h.push(authorization("L1", true, None, 1_780_000_010)).await;
-    h.drain(20).await;
+    h.deliver("L1").await;
     let order = h.order("L1").await;
     assert_eq!(
         order.state(),
@@ -339,12 +334,7 @@ async fn a_card_cancel_whose_answer_was_lost_is_done_when_weixin_says_cancelled(
         FakeIssuerMode::Synchronous,
         setup_done(),
     );
-    h.service
-        .start(start_request(Scenario::OfficialAccount, "C1"))
-        .await
-        .unwrap();
-    h.push(authorization("C1", true, None, 1_780_000_010)).await;
-    h.drain(20).await;
+    h.deliver("C1").await;
     h.service
         .reverse(&"C1".parse_order(), RedReason::SalesReturn)
         .await
@@ -368,12 +358,7 @@ async fn a_rejected_reversal_is_retried_as_a_new_request() {
         FakeIssuerMode::Synchronous,
         setup_done(),
     );
-    h.service
-        .start(start_request(Scenario::OfficialAccount, "V9"))
-        .await
-        .unwrap();
-    h.push(authorization("V9", true, None, 1_780_000_010)).await;
-    h.drain(20).await;
+    h.deliver("V9").await;
     h.issuer
         .set_mode(FakeIssuerMode::Reject("红字确认单信息有误".into()));
     h.service

@@ -151,7 +151,6 @@ impl InvoiceService {
         step: Step,
         result: StepResult,
     ) -> Result<JobOutcome, AppError> {
-        let now = self.ports.clock.now();
         match result {
             StepResult::Apply(input) => self.finish(job, worker, order, input).await,
             StepResult::Skip(reason) => {
@@ -159,38 +158,42 @@ impl InvoiceService {
                 Ok(JobOutcome::Skipped(reason))
             }
             StepResult::Poll(error) => {
-                if job.attempts + 1 >= self.settings.retry.max_polls {
-                    return self.give_up(job, worker, order, step, error).await;
-                }
-                let after = self.settings.retry.poll_interval_millis;
-                self.ports
-                    .jobs
-                    .retry(job, worker, now.plus_millis(after), &error)
-                    .await?;
-                Ok(JobOutcome::Retried {
-                    after_millis: after,
-                    error,
-                })
+                let policy = &self.settings.retry;
+                let again =
+                    (job.attempts + 1 < policy.max_polls).then_some(policy.poll_interval_millis);
+                self.again(job, worker, order, step, error, again).await
             }
             StepResult::Retry(error) => {
-                if job.attempts + 1 >= self.settings.retry.max_attempts {
-                    return self.give_up(job, worker, order, step, error).await;
+                let policy = &self.settings.retry;
+                let again = (job.attempts + 1 < policy.max_attempts)
+                    .then(|| policy.backoff_millis(job.attempts, job.id.0.unsigned_abs()));
+                if let Some(after) = again {
+                    warn!(error = %error, after_millis = after, "step failed; retrying");
                 }
-                let after = self
-                    .settings
-                    .retry
-                    .backoff_millis(job.attempts, job.id.0.unsigned_abs());
-                warn!(error = %error, after_millis = after, "step failed; retrying");
-                self.ports
-                    .jobs
-                    .retry(job, worker, now.plus_millis(after), &error)
-                    .await?;
-                Ok(JobOutcome::Retried {
-                    after_millis: after,
-                    error,
-                })
+                self.again(job, worker, order, step, error, again).await
             }
         }
+    }
+
+    /// Runs the job again after `after` milliseconds, or gives up when there is no next time.
+    async fn again(
+        &self,
+        job: &Job,
+        worker: &str,
+        order: Order,
+        step: Step,
+        error: String,
+        after: Option<i64>,
+    ) -> Result<JobOutcome, AppError> {
+        let Some(after) = after else {
+            return self.give_up(job, worker, order, step, error).await;
+        };
+        let run_at = self.ports.clock.now().plus_millis(after);
+        self.ports.jobs.retry(job, worker, run_at, &error).await?;
+        Ok(JobOutcome::Retried {
+            after_millis: after,
+            error,
+        })
     }
 
     /// Saves the step's answer and ends its job in one fenced write.
