@@ -203,6 +203,8 @@ pub struct RunnerConfig {
     pub concurrency: usize,
     /// Lease of a claimed job in seconds; a crashed instance's jobs run again after it.
     pub lease_seconds: u64,
+    /// Processed pushes are purged from the inbox after this many hours (0 keeps them).
+    pub inbox_retention_hours: u64,
 }
 
 /// The whole configuration.
@@ -410,6 +412,7 @@ mod tests {
         let settings = config.settings().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.sellers.len(), 1);
         assert!(settings.pay_mchid.is_some());
+        assert_eq!(config.runner.inbox_retention_hours, 168);
         assert!(
             settings.accounts.mini_program.is_some()
                 && settings.accounts.open_platform_app.is_some()

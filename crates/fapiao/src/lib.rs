@@ -503,6 +503,9 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             worker_id: worker_id(&config),
             concurrency: config.runner.concurrency.max(1),
             lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
+            inbox_retention: (config.runner.inbox_retention_hours > 0).then(|| {
+                Duration::from_secs(config.runner.inbox_retention_hours.saturating_mul(3600))
+            }),
             ..RunnerSettings::default()
         };
         let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);

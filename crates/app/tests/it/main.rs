@@ -3,5 +3,6 @@
 
 mod harness;
 mod http;
+mod runner;
 mod scenarios;
 mod setup;

@@ -243,6 +243,12 @@ pub trait EventInbox: Send + Sync {
         retry_at: Timestamp,
         error: &str,
     ) -> Result<(), RepositoryError>;
+
+    /// Deletes the processed events received before `before` and answers how many went;
+    /// unprocessed events MUST be kept whatever their age. A push arriving again after its
+    /// row is purged is stored and processed again, so callers keep rows longer than any
+    /// redelivery worth deduplicating.
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError>;
 }
 
 /// The one-time setup as last completed.

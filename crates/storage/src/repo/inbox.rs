@@ -32,23 +32,6 @@ impl SeaOrmEventInbox {
         Self { db }
     }
 
-    /// Deletes processed events received before `before`, returning how many went.
-    ///
-    /// Keep them longer than Weixin's retry span (and any replay window worth covering): a
-    /// push arriving after its row is purged is stored and processed again.
-    ///
-    /// # Errors
-    /// As for the `EventInbox` port.
-    pub async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
-        let res = inbox_event::Entity::delete_many()
-            .filter(inbox_event::Column::ProcessedAt.is_not_null())
-            .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
-            .exec(self.db.conn())
-            .await
-            .map_err(repository_error)?;
-        Ok(res.rows_affected)
-    }
-
     /// Stores several events in one transaction (one statement per
     /// [`ROWS_PER_STATEMENT`] events), each under its dedupe key if absent; answers one outcome
     /// per event, in order. A key repeated within `events` is recorded for its first
@@ -286,6 +269,16 @@ impl EventInbox for SeaOrmEventInbox {
             }
         }
         Ok(items)
+    }
+
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let res = inbox_event::Entity::delete_many()
+            .filter(inbox_event::Column::ProcessedAt.is_not_null())
+            .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(res.rows_affected)
     }
 
     async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {

@@ -195,6 +195,16 @@ impl InvoiceService {
         self.reload(&key).await
     }
 
+    /// Deletes the processed pushes received more than `retention_millis` ago; answers how
+    /// many went. Unprocessed pushes are kept whatever their age.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn purge_inbox(&self, retention_millis: i64) -> Result<u64, AppError> {
+        let before = self.ports.clock.now().plus_millis(-retention_millis);
+        Ok(self.ports.inbox.purge_processed(before).await?)
+    }
+
     /// Orders matching `filter`, most recently updated first.
     ///
     /// # Errors
