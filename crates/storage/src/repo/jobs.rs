@@ -10,12 +10,12 @@
 //! workflow computes from its retry policy and a random source. The queue stays deterministic.
 
 use async_trait::async_trait;
-use fapiao_domain::Timestamp;
-use fapiao_domain::ports::{Job, JobId, JobQueue, NewJob, RepositoryError};
+use fapiao_domain::ports::{Job, JobId, JobQueue, NewJob, PendingJob, RepositoryError};
+use fapiao_domain::{OrderKey, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, Statement,
+    QueryFilter, QueryOrder, Set, Statement,
 };
 
 use crate::db::Database;
@@ -296,5 +296,29 @@ impl JobQueue for SeaOrmJobQueue {
             .count(self.db.conn())
             .await
             .map_err(repository_error)
+    }
+
+    async fn pending_for(&self, order: &OrderKey) -> Result<Vec<PendingJob>, RepositoryError> {
+        let models = job::Entity::find()
+            .filter(job::Column::SPappid.eq(order.s_pappid.as_str()))
+            .filter(job::Column::OrderId.eq(order.order_id.as_str()))
+            .filter(job::Column::Status.eq(READY))
+            .order_by_asc(job::Column::RunAt)
+            .order_by_asc(job::Column::Id)
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        // A row that does not decode is buried by the next claim; the read shows the others.
+        Ok(models
+            .into_iter()
+            .filter_map(|model| {
+                Some(PendingJob {
+                    command: serde_json::from_str(&model.payload).ok()?,
+                    attempts: u32::try_from(model.attempts).ok()?,
+                    last_error: model.last_error,
+                    run_at: Timestamp::from_millis(model.run_at),
+                })
+            })
+            .collect())
     }
 }

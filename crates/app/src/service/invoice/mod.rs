@@ -15,7 +15,7 @@ use fapiao_domain::ids::{OrderId, OrderKey, SPappId};
 use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput, RedReason};
 use fapiao_domain::order::{Command, Input, Order};
 use fapiao_domain::ports::{
-    Job, NewJob, OrderFilter, PdfDocument, RepositoryError, SetupState, StateCount,
+    Job, NewJob, OrderFilter, PdfDocument, PendingJob, RepositoryError, SetupState, StateCount,
 };
 use tracing::info;
 
@@ -193,6 +193,15 @@ impl InvoiceService {
             order_id: order_id.clone(),
         };
         self.reload(&key).await
+    }
+
+    /// The jobs `order` waits on, the next due first, with their attempts, last error and
+    /// next run (so an order being retried does not look healthy).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn pending_jobs(&self, order: &Order) -> Result<Vec<PendingJob>, AppError> {
+        Ok(self.ports.jobs.pending_for(order.key()).await?)
     }
 
     /// Deletes the processed pushes received more than `retention_millis` ago; answers how
