@@ -89,6 +89,19 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     /// `sqlite://path?mode=rwc` or `postgres://…`.
     pub url: String,
+    /// SQLite file only: `full` or `normal` (PostgreSQL keeps `synchronous_commit`).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// `database.sqlite_synchronous`: when an SQLite commit reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SqliteSynchronous {
+    /// Every commit is synced: it survives a power loss (the default).
+    Full,
+    /// Synced at checkpoints only: faster, but the last commits may roll back on a power loss,
+    /// and a lost `issuing` save may mean a second invoice.
+    Normal,
 }
 
 /// One Weixin account.
@@ -203,6 +216,8 @@ pub struct RunnerConfig {
     pub concurrency: usize,
     /// Lease of a claimed job in seconds; a crashed instance's jobs run again after it.
     pub lease_seconds: u64,
+    /// Processed pushes are purged from the inbox after this many hours (0 keeps them).
+    pub inbox_retention_hours: u64,
 }
 
 /// The whole configuration.
@@ -410,6 +425,8 @@ mod tests {
         let settings = config.settings().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.sellers.len(), 1);
         assert!(settings.pay_mchid.is_some());
+        assert_eq!(config.runner.inbox_retention_hours, 168);
+        assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Full);
         assert!(
             settings.accounts.mini_program.is_some()
                 && settings.accounts.open_platform_app.is_some()
@@ -481,6 +498,10 @@ mod tests {
             "weixin.callback.mode",
         );
         check("[issuer]\nkind = \"nuonuo2\"", "issuer.kind");
+        check(
+            "[database]\nsqlite_synchronous = \"off\"",
+            "database.sqlite_synchronous",
+        );
         check("[server]\nlisten = \"localhost:80:80\"", "server.listen");
         check("[sandbox]\nlisten = \"nowhere\"", "sandbox.listen");
         check(

@@ -22,6 +22,12 @@ pub struct RunnerSettings {
     pub lease: Duration,
     /// How often orders awaiting authorization are reconciled with `getauthdata`.
     pub reconcile_every: Duration,
+    /// Processed pushes older than this are purged from the inbox (`None` keeps them all).
+    /// A push redelivered after its row went is processed again, which changes nothing
+    /// (inputs are idempotent) but is work; keep rows well past Weixin's retry span.
+    pub inbox_retention: Option<Duration>,
+    /// How often the inbox purge runs (also once when the runner starts).
+    pub purge_every: Duration,
 }
 
 impl Default for RunnerSettings {
@@ -32,6 +38,8 @@ impl Default for RunnerSettings {
             idle_poll: Duration::from_millis(500),
             lease: Duration::from_secs(60),
             reconcile_every: Duration::from_secs(60),
+            inbox_retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            purge_every: Duration::from_secs(3600),
         }
     }
 }
@@ -159,13 +167,32 @@ impl Runner {
         }
     }
 
+    /// Purges processed pushes older than the retention, if one is set; failures are logged
+    /// (the next purge catches up).
+    async fn purge_inbox(&self) {
+        let Some(retention) = self.settings.inbox_retention else {
+            return;
+        };
+        let retention_millis = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        match self.invoices.purge_inbox(retention_millis).await {
+            Ok(0) => {}
+            Ok(purged) => info!(purged, "processed pushes purged from the inbox"),
+            Err(e) => warn!(error = %e, "inbox purge failed"),
+        }
+    }
+
     /// Runs until `shutdown` turns true; finishes the round in progress first.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         info!(worker = %self.settings.worker_id, concurrency = self.settings.concurrency, "runner started");
         let mut last_reconcile = Instant::now();
+        let mut last_purge: Option<Instant> = None;
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if last_purge.is_none_or(|at| at.elapsed() >= self.settings.purge_every) {
+                last_purge = Some(Instant::now());
+                self.purge_inbox().await;
             }
             let handled = match self.round().await {
                 Ok(n) => n,

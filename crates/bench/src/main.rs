@@ -36,6 +36,15 @@ use clap::{Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// SQLite's `synchronous` for the service's database (`database.sqlite_synchronous`).
+    #[arg(long, value_enum, default_value = "full", global = true)]
+    sqlite_synchronous: SqliteSynchronous,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SqliteSynchronous {
+    Full,
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -104,6 +113,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!("machine: {}", machine());
+    support::set_sqlite_synchronous(cli.sqlite_synchronous);
     match cli.command {
         Command::Decode { messages } => decode::decode(messages),
         Command::Ingest {

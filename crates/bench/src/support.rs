@@ -2,18 +2,19 @@
 //! the service on it, an HTTP client and latency percentiles.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use fapiao::{Running, StartOptions};
 use fapiao_app::Config;
 use fapiao_storage::testing::TestDatabase;
-use fapiao_storage::{Backend, DatabaseOptions};
+use fapiao_storage::{Backend, DatabaseOptions, SqliteSync};
 use fapiao_weixin::crypto::AesKey;
 use fapiao_weixin::seal::SafePush;
 pub(crate) use fapiao_weixin::seal::SealedPush;
 
-use crate::DbKind;
+use crate::{DbKind, SqliteSynchronous};
 
 /// The embedded defaults' push settings (`crates/app/src/defaults.toml`).
 pub(crate) const TOKEN: &str = "sandboxtoken";
@@ -69,17 +70,34 @@ pub(crate) fn sealed_pushes(count: usize) -> anyhow::Result<Vec<SealedPush>> {
 // ---------------------------------------------------------------------------------------------
 // A service on a fresh database
 
-/// A fresh database (`fapiao_storage::testing`): a SQLite file in a temporary directory, or a
-/// new PostgreSQL schema that is dropped at the end.
+/// `--sqlite-synchronous`, set once by `main` before any database is opened.
+static SQLITE_SYNCHRONOUS: OnceLock<SqliteSync> = OnceLock::new();
+
+pub(crate) fn set_sqlite_synchronous(mode: SqliteSynchronous) {
+    let _ = SQLITE_SYNCHRONOUS.set(match mode {
+        SqliteSynchronous::Full => SqliteSync::Full,
+        SqliteSynchronous::Normal => SqliteSync::Normal,
+    });
+}
+
+/// A fresh database (`fapiao_storage::testing`): a SQLite file in a temporary directory (with
+/// `--sqlite-synchronous`), or a new PostgreSQL schema that is dropped at the end.
 pub(crate) async fn fresh_database(kind: DbKind) -> anyhow::Result<TestDatabase> {
     match kind {
-        DbKind::Sqlite => Ok(TestDatabase::connect(
-            Backend::Sqlite,
-            "fapiao_bench",
-            "",
-            DatabaseOptions::default(),
-        )
-        .await?),
+        DbKind::Sqlite => {
+            let sqlite_synchronous = SQLITE_SYNCHRONOUS.get().copied().unwrap_or_default();
+            println!("sqlite synchronous: {sqlite_synchronous:?}");
+            Ok(TestDatabase::connect(
+                Backend::Sqlite,
+                "fapiao_bench",
+                "",
+                DatabaseOptions {
+                    sqlite_synchronous,
+                    ..DatabaseOptions::default()
+                },
+            )
+            .await?)
+        }
         DbKind::Postgres => {
             let url = std::env::var("FAPIAO_BENCH_DATABASE_URL")
                 .or_else(|_| std::env::var("FAPIAO_TEST_DATABASE_URL"))

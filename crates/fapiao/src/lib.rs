@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use fapiao_app::config::{AccountConfig, CallbackMode, IssuerKind, WeixinMode};
+use fapiao_app::config::{AccountConfig, CallbackMode, IssuerKind, SqliteSynchronous, WeixinMode};
 use fapiao_app::{
     Accounts, AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings,
     Settings, SetupService,
@@ -23,8 +23,8 @@ use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupS
 use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
-    Database, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue,
-    SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache,
+    Database, DatabaseOptions, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
+    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache, SqliteSync,
 };
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::{
@@ -124,7 +124,14 @@ fn prepare_sqlite_dir(url: &str) -> anyhow::Result<()> {
 /// When the database cannot be reached or migrated.
 pub async fn database(config: &Config) -> anyhow::Result<Database> {
     prepare_sqlite_dir(&config.database.url)?;
-    let db = Database::connect(&config.database.url)
+    let options = DatabaseOptions {
+        sqlite_synchronous: match config.database.sqlite_synchronous {
+            SqliteSynchronous::Full => SqliteSync::Full,
+            SqliteSynchronous::Normal => SqliteSync::Normal,
+        },
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&config.database.url, &options)
         .await
         .context("connecting to the database (database.url)")?;
     db.migrate().await.context("applying migrations")?;
@@ -503,6 +510,9 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             worker_id: worker_id(&config),
             concurrency: config.runner.concurrency.max(1),
             lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
+            inbox_retention: (config.runner.inbox_retention_hours > 0).then(|| {
+                Duration::from_secs(config.runner.inbox_retention_hours.saturating_mul(3600))
+            }),
             ..RunnerSettings::default()
         };
         let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);

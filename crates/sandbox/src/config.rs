@@ -16,6 +16,11 @@ pub struct SandboxConfig {
     pub public_base_url: Option<String>,
     /// Seed of every generated id and of fault injection, so a run is reproducible.
     pub seed: u64,
+    /// What tells this run's minted ids (card codes, card template ids, media ids, tokens)
+    /// from every other run's; absent (the default), the start time in Unix milliseconds, so
+    /// a sandbox restarted beside a database that holds the last run's cards never hands out
+    /// one of their codes again. Set it, with the seed, to reproduce a run's ids exactly.
+    pub id_epoch: Option<u64>,
     /// The merchant's Weixin accounts; the first Official Account is the invoicing platform
     /// account of post-payment invoicing.
     pub accounts: Vec<AccountConfig>,
@@ -34,6 +39,7 @@ impl Default for SandboxConfig {
         Self {
             public_base_url: None,
             seed: 20_260_501,
+            id_epoch: None,
             accounts: AccountConfig::defaults(),
             timing: Timing::default(),
             push: PushSettings::default(),

@@ -1,6 +1,9 @@
 //! Identifiers minted by the sandbox, in the shapes real Weixin uses, from seeded generators so
 //! a run with the same seed produces the same ids.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::rngs::StdRng;
@@ -62,17 +65,42 @@ fn push_chars(rng: &mut StdRng, out: &mut String, alphabet: &[u8], count: usize)
 /// minted by an earlier run and is answered 40001 rather than 40014.
 pub const TOKEN_PREFIX: &str = "SBX";
 
+/// A run's id epoch when the configuration names none: the wall clock in Unix milliseconds,
+/// and always above the last one handed out in this process, so two sandboxes started in the
+/// same millisecond still differ.
+pub fn next_epoch() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let epoch = now.max(last.saturating_add(1));
+        match LAST.compare_exchange_weak(last, epoch, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return epoch,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// Mints the ids that are not derived from their inputs.
+///
+/// The random ones come from the seed and the run's epoch; card codes are the epoch followed
+/// by a count of the run's cards, so no two runs (of different epochs) ever share a code.
 #[derive(Debug)]
 pub struct Minter {
     rng: StdRng,
+    epoch: u64,
+    cards: u64,
 }
 
 impl Minter {
-    /// A minter for `seed`.
-    pub fn new(seed: u64) -> Self {
+    /// A minter for `seed` in the run of `epoch` (see [`next_epoch`]).
+    pub fn new(seed: u64, epoch: u64) -> Self {
         Self {
-            rng: derived_rng(seed, "minter"),
+            rng: derived_rng(seed, &format!("minter:{epoch}")),
+            epoch,
+            cards: 0,
         }
     }
 
@@ -112,9 +140,12 @@ impl Minter {
         self.digits(17)
     }
 
-    /// A card code: 12 digits.
+    /// A card code: the epoch, then the run's card count in at least 7 digits (20 digits for
+    /// a start-time epoch). Weixin's codes are 12 random digits; these are longer so they are
+    /// unique across runs without any state kept between them.
     pub fn card_code(&mut self) -> String {
-        self.digits(12)
+        self.cards += 1;
+        format!("{}{:07}", self.epoch, self.cards)
     }
 
     /// A WeChat Pay `transaction_id`: 28 digits starting `4200`.

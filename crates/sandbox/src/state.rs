@@ -351,7 +351,7 @@ impl State {
             ));
         }
         Ok(Self {
-            minter: Minter::new(config.seed),
+            minter: Minter::new(config.seed, config.id_epoch.unwrap_or_else(ids::next_epoch)),
             settings,
             accounts,
             tokens: HashMap::new(),

@@ -13,6 +13,9 @@ use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
 
+#[cfg(test)]
+mod tests;
+
 /// Which database a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -32,6 +35,9 @@ pub struct DatabaseOptions {
     /// PostgreSQL only: the schema every pooled connection works in (`SET search_path`), e.g.
     /// to share one database between environments. The schema must exist.
     pub postgres_schema: Option<String>,
+    /// SQLite file only: when a commit reaches the disk. PostgreSQL keeps its own setting
+    /// (`synchronous_commit = on` unless the server says otherwise).
+    pub sqlite_synchronous: SqliteSync,
 }
 
 impl Default for DatabaseOptions {
@@ -40,8 +46,21 @@ impl Default for DatabaseOptions {
             max_connections: None,
             busy_timeout: Duration::from_secs(5),
             postgres_schema: None,
+            sqlite_synchronous: SqliteSync::default(),
         }
     }
+}
+
+/// SQLite's `synchronous` setting for a file database in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// The WAL is synced at every commit: a commit that returned survives a power loss.
+    /// The default, because a lost `issuing` save may mean a second invoice.
+    #[default]
+    Full,
+    /// The WAL is synced at checkpoints only: the last commits may roll back on a power loss
+    /// (never on a crash of the process); faster, see `docs/BENCHMARKS.md`.
+    Normal,
 }
 
 /// Setting up the database failed.
@@ -119,6 +138,10 @@ impl Database {
                 let default_pool = if in_memory { 1 } else { 4 };
                 connect.max_connections(options.max_connections.unwrap_or(default_pool));
                 let busy_timeout = options.busy_timeout;
+                let synchronous = match options.sqlite_synchronous {
+                    SqliteSync::Full => SqliteSynchronous::Full,
+                    SqliteSync::Normal => SqliteSynchronous::Normal,
+                };
                 connect.map_sqlx_sqlite_opts(move |sqlite| {
                     let sqlite = sqlite
                         .create_if_missing(true)
@@ -127,11 +150,11 @@ impl Database {
                     if in_memory {
                         sqlite
                     } else {
-                        // WAL lets readers run beside the writer; NORMAL sync is durable in
-                        // WAL mode except for the last commits on power loss (not on a crash).
+                        // WAL lets readers run beside the writer; FULL syncs the WAL at every
+                        // commit, NORMAL only at checkpoints (see `SqliteSync`).
                         sqlite
                             .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(SqliteSynchronous::Normal)
+                            .synchronous(synchronous)
                     }
                 });
             }

@@ -19,7 +19,7 @@ mod repo;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, Database, DatabaseOptions, StorageError};
+pub use db::{Backend, Database, DatabaseOptions, SqliteSync, StorageError};
 pub use repo::{
     GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_LIST_LIMIT, SeaOrmEventInbox,
     SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,

@@ -6,6 +6,7 @@ use fapiao_domain::invoice::{InvoiceLines, ItemName, LineInput, TaxCategory, Tax
 use fapiao_domain::money::{Fen, Quantity, UnitPrice};
 use fapiao_domain::order::{HistoryEntry, Order};
 use fapiao_domain::party::{Buyer, PartyName, TaxpayerId};
+use fapiao_domain::ports::PendingJob;
 use fapiao_domain::scenario::{PageStyle, Scenario};
 use fapiao_domain::tax::{LineKind, PriceBasis, TaxRate};
 use serde::{Deserialize, Serialize};
@@ -333,6 +334,19 @@ pub fn order_view(order: &Order) -> Value {
         "history": order.history().iter().map(history_view).collect::<Vec<_>>(),
         "created_at": order.created_at().to_string(),
         "updated_at": order.updated_at().to_string(),
+    })
+}
+
+/// The step an order waits on (its next due job) with its attempts so far, the last error and
+/// when it runs next; `null` when nothing is queued.
+pub fn step_view(job: Option<&PendingJob>) -> Value {
+    job.map_or(Value::Null, |job| {
+        json!({
+            "command": job.command.step().code(),
+            "attempts": job.attempts,
+            "last_error": job.last_error,
+            "next_attempt_at": job.run_at.to_string(),
+        })
     })
 }
 

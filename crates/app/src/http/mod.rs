@@ -210,7 +210,10 @@ async fn get_order(
     Path(id): Path<String>,
 ) -> Result<Response, Error> {
     let order = state.0.invoices.order(&order_id(&id)?).await?;
-    Ok(axum::Json(dto::order_view(&order)).into_response())
+    let jobs = state.0.invoices.pending_jobs(&order).await?;
+    let mut view = dto::order_view(&order);
+    view["step"] = dto::step_view(jobs.first());
+    Ok(axum::Json(view).into_response())
 }
 
 async fn reject_order(

@@ -296,3 +296,77 @@ async fn openapi_lists_every_route_and_metrics_render() {
     let (status, _) = call(&app, "GET", "/readyz", None, None).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_order_being_retried_shows_its_step_attempts_last_error_and_next_attempt() {
+    use fapiao_domain::weixin::{AuthUrl, WeixinError};
+
+    let mut merchant = MockWeixinMerchantApi::new();
+    merchant
+        .expect_wx_card_ticket()
+        .returning(|_| Ok(Secret::new("ticket-1")));
+    merchant.expect_auth_url().returning(|_, request| {
+        Ok(AuthUrl {
+            url: format!("https://sandbox.invalid/auth?order_id={}", request.order_id),
+            appid: None,
+        })
+    });
+    merchant.expect_auth_data().returning(|_, _| {
+        Err(WeixinError::Api {
+            errcode: -1,
+            errmsg: "system error".to_owned(),
+        })
+    });
+    let (app, h) = app(merchant, MockPushDecoder::new());
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/orders",
+        Some(order_body("official_account", "R1")),
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = call(&app, "GET", "/v1/orders/R1", None, Some(KEY)).await;
+    let view = json_of(&body);
+    assert_eq!(view["state"], "awaiting_authorization");
+    assert_eq!(view["step"], Value::Null, "nothing queued: {view}");
+
+    h.push(authorization("R1", true, None, 1_780_000_010)).await;
+    let (_, body) = call(&app, "GET", "/v1/orders/R1", None, Some(KEY)).await;
+    assert_eq!(
+        json_of(&body)["step"],
+        json!({
+            "command": "fetch_auth_data",
+            "attempts": 0,
+            "last_error": null,
+            "next_attempt_at": h.clock_now().to_string(),
+        })
+    );
+
+    // getauthdata fails twice with -1: the job is retried with backoff.
+    for _ in 0..2 {
+        let due = h.orders.live_jobs()[0].run_at;
+        h.clock
+            .advance_millis((due.millis() - h.clock_now().millis()).max(0));
+        h.service
+            .run_due_jobs("worker-1", 16, 60_000)
+            .await
+            .unwrap();
+    }
+    let next = h.orders.live_jobs()[0].run_at;
+    assert!(next > h.clock_now(), "the next attempt waits");
+    let (status, body) = call(&app, "GET", "/v1/orders/R1", None, Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let view = json_of(&body);
+    assert_eq!(view["state"], "authorized");
+    assert_eq!(
+        view["step"],
+        json!({
+            "command": "fetch_auth_data",
+            "attempts": 2,
+            "last_error": "weixin errcode -1: system error",
+            "next_attempt_at": next.to_string(),
+        })
+    );
+}

@@ -3,6 +3,7 @@
 
 mod harness;
 mod http;
+mod runner;
 mod scenarios;
 mod setup;
 mod stuck;

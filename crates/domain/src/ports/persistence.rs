@@ -72,6 +72,19 @@ pub struct Job {
     pub last_error: Option<String>,
 }
 
+/// A live job of one order as operators see it: the step it waits on and how it went so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingJob {
+    /// What runs.
+    pub command: Command,
+    /// Attempts that failed and were retried.
+    pub attempts: u32,
+    /// The error of the last failed attempt.
+    pub last_error: Option<String>,
+    /// When it runs (next): in the past when it is due or running now.
+    pub run_at: Timestamp,
+}
+
 /// Filter for listing orders.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -213,6 +226,10 @@ pub trait JobQueue: Send + Sync {
 
     /// Number of live (not dead) jobs.
     async fn pending_count(&self) -> Result<u64, RepositoryError>;
+
+    /// The live (not dead) jobs of `order`, the next due first. A read for operators: it
+    /// claims nothing, and a stored job that no longer decodes is left out, not an error.
+    async fn pending_for(&self, order: &OrderKey) -> Result<Vec<PendingJob>, RepositoryError>;
 }
 
 /// Result of recording a push in the inbox.
@@ -270,6 +287,12 @@ pub trait EventInbox: Send + Sync {
         retry_at: Timestamp,
         error: &str,
     ) -> Result<(), RepositoryError>;
+
+    /// Deletes the processed events received before `before` and answers how many went;
+    /// unprocessed events MUST be kept whatever their age. A push arriving again after its
+    /// row is purged is stored and processed again, so callers keep rows longer than any
+    /// redelivery worth deduplicating.
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError>;
 }
 
 /// The one-time setup as last completed.

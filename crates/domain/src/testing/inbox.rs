@@ -19,10 +19,14 @@ struct InboxRow {
     note: Option<String>,
 }
 
+/// Ids by dedupe key, rows by id, and the last id handed out (ids are never reused, also after
+/// a purge).
+type Rows = (HashMap<String, i64>, BTreeMap<i64, InboxRow>, i64);
+
 /// The event inbox in memory, deduplicating on [`WeixinEvent::dedupe_key`].
 #[derive(Debug, Default)]
 pub struct InMemoryEventInbox {
-    rows: Mutex<(HashMap<String, i64>, BTreeMap<i64, InboxRow>)>,
+    rows: Mutex<Rows>,
 }
 
 impl InMemoryEventInbox {
@@ -53,7 +57,8 @@ impl EventInbox for InMemoryEventInbox {
         if rows.0.contains_key(&key) {
             return Ok(RecordOutcome::Duplicate);
         }
-        let id = i64::try_from(rows.1.len()).unwrap_or(i64::MAX) + 1;
+        rows.2 += 1;
+        let id = rows.2;
         rows.0.insert(key, id);
         rows.1.insert(
             id,
@@ -124,5 +129,14 @@ impl EventInbox for InMemoryEventInbox {
         row.not_before = retry_at;
         row.note = Some(error.to_owned());
         Ok(())
+    }
+
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let (keys, by_id, _) = &mut *rows;
+        let before_count = by_id.len();
+        by_id.retain(|_, row| !(row.processed && row.item.received_at < before));
+        keys.retain(|_, id| by_id.contains_key(id));
+        Ok((before_count - by_id.len()) as u64)
     }
 }

@@ -9,7 +9,8 @@ use super::lock;
 use crate::ids::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use crate::order::Order;
 use crate::ports::{
-    Job, JobId, JobQueue, NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount,
+    Job, JobId, JobQueue, NewJob, OrderFilter, OrderRepository, PendingJob, RepositoryError,
+    StateCount,
 };
 use crate::time::Timestamp;
 
@@ -355,5 +356,24 @@ impl JobQueue for InMemoryOrderRepository {
 
     async fn pending_count(&self) -> Result<u64, RepositoryError> {
         Ok(lock(&self.state).jobs.values().filter(|j| !j.dead).count() as u64)
+    }
+
+    async fn pending_for(&self, order: &OrderKey) -> Result<Vec<PendingJob>, RepositoryError> {
+        let mut jobs: Vec<(Timestamp, i64, PendingJob)> = lock(&self.state)
+            .jobs
+            .iter()
+            .filter(|(_, j)| !j.dead && j.job.order == *order)
+            .map(|(id, j)| {
+                let pending = PendingJob {
+                    command: j.job.command.clone(),
+                    attempts: j.attempts,
+                    last_error: j.last_error.clone(),
+                    run_at: j.job.run_at,
+                };
+                (j.job.run_at, *id, pending)
+            })
+            .collect();
+        jobs.sort_by_key(|(run_at, id, _)| (*run_at, *id));
+        Ok(jobs.into_iter().map(|(_, _, job)| job).collect())
     }
 }

@@ -135,7 +135,9 @@ async fn whole_flow_and_rejection_path() {
         ))
         .await
         .expect("insert");
-    assert_eq!(inserted.code.as_str().len(), 12);
+    // The run's epoch (the start time in Unix milliseconds), then the run's card count.
+    assert_eq!(inserted.code.as_str().len(), 20);
+    assert!(inserted.code.as_str().ends_with("0000001"));
     assert_eq!(inserted.openid.as_str(), openid);
     client
         .update_card_status(&card_id, &inserted.code, ReimburseStatus::Cancel)
@@ -228,4 +230,41 @@ async fn whole_flow_and_rejection_path() {
         .control_get(&format!("/sandbox/control/cards?openid={openid}"))
         .await;
     assert_eq!(cards["notices"][0]["order_id"], "order-0002");
+}
+
+/// The service's database outlives an in-process sandbox: a sandbox started again (same seed,
+/// same order ids) must not hand out a card code, or a card template id, of the last run.
+#[tokio::test]
+async fn sandboxes_started_one_after_the_other_never_hand_out_the_same_card_code() {
+    use std::collections::BTreeSet;
+
+    use crate::support::{authorized_order, personal, setup};
+
+    let mut codes = Vec::new();
+    let mut card_ids = BTreeSet::new();
+    for _run in 0..2 {
+        let sandbox = TestSandbox::start().await;
+        let client = sandbox.client();
+        let merchant = setup(&client).await;
+        card_ids.insert(merchant.card_id.clone());
+        for n in 0..3 {
+            let order_id = format!("order-{n}");
+            authorized_order(&sandbox, &client, &merchant, &order_id, personal("张三")).await;
+            let media = upload(&client).await;
+            let inserted = client
+                .insert_card(&insertion(
+                    &order_id,
+                    &merchant.card_id,
+                    OA,
+                    &media,
+                    &format!("2431200000000000010{n}"),
+                ))
+                .await
+                .expect("insert");
+            codes.push(inserted.code.as_str().to_owned());
+        }
+    }
+    let distinct: BTreeSet<&String> = codes.iter().collect();
+    assert_eq!(distinct.len(), 6, "{codes:?}");
+    assert_eq!(card_ids.len(), 2, "a new template id per run");
 }

@@ -138,4 +138,8 @@ impl EventInbox for GroupCommitInbox {
     ) -> Result<(), RepositoryError> {
         self.inner.release(id, retry_at, error).await
     }
+
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        self.inner.purge_processed(before).await
+    }
 }

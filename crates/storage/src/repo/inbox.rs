@@ -32,23 +32,6 @@ impl SeaOrmEventInbox {
         Self { db }
     }
 
-    /// Deletes processed events received before `before`, returning how many went.
-    ///
-    /// Keep them longer than Weixin's retry span (and any replay window worth covering): a
-    /// push arriving after its row is purged is stored and processed again.
-    ///
-    /// # Errors
-    /// As for the `EventInbox` port.
-    pub async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
-        let res = inbox_event::Entity::delete_many()
-            .filter(inbox_event::Column::ProcessedAt.is_not_null())
-            .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
-            .exec(self.db.conn())
-            .await
-            .map_err(repository_error)?;
-        Ok(res.rows_affected)
-    }
-
     /// Stores several events in one transaction (one statement per
     /// [`ROWS_PER_STATEMENT`] events), each under its dedupe key if absent; answers one outcome
     /// per event, in order. A key repeated within `events` is recorded for its first
@@ -152,6 +135,48 @@ impl SeaOrmEventInbox {
     }
 }
 
+impl SeaOrmEventInbox {
+    /// Marks the claimed row `id` that does not decode into an [`InboxItem`] processed, with
+    /// the reason as its note and last error, so it is kept for operators and never claimed
+    /// again.
+    ///
+    /// A failure here is only logged: the row stays leased, its lease expires, and the next
+    /// claim after that tries again, while the rows that decode are handed out meanwhile.
+    async fn set_aside_undecodable(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: Timestamp,
+        err: &RepositoryError,
+    ) {
+        let reason = format!("undecodable inbox row: {err}");
+        tracing::error!(event = id, error = %err, "inbox row set aside: it does not decode");
+        let res = inbox_event::Entity::update_many()
+            .col_expr(
+                inbox_event::Column::ProcessedAt,
+                Expr::value(wall_clock_millis()),
+            )
+            .col_expr(inbox_event::Column::Note, Expr::value(reason.clone()))
+            .col_expr(inbox_event::Column::LastError, Expr::value(reason))
+            .col_expr(
+                inbox_event::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                inbox_event::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(inbox_event::Column::Id.eq(id))
+            .filter(inbox_event::Column::LeaseOwner.eq(worker))
+            .filter(inbox_event::Column::LeaseUntil.eq(lease_until.millis()))
+            .exec(self.db.conn())
+            .await;
+        if let Err(err) = res {
+            tracing::warn!(event = id, error = %err, "undecodable inbox row not set aside; retried after its lease");
+        }
+    }
+}
+
 impl TryFrom<inbox_event::Model> for InboxItem {
     type Error = RepositoryError;
 
@@ -230,7 +255,30 @@ impl EventInbox for SeaOrmEventInbox {
             .await
             .map_err(repository_error)?;
         models.sort_by_key(|m| m.id);
-        models.into_iter().map(InboxItem::try_from).collect()
+        let mut items = Vec::with_capacity(models.len());
+        for model in models {
+            let id = model.id;
+            match InboxItem::try_from(model) {
+                Ok(item) => items.push(item),
+                // One row that no longer decodes must not hold back the others: it is set aside
+                // (processed, with the reason as its note) under the claim just taken.
+                Err(err) => {
+                    self.set_aside_undecodable(id, worker, lease_until, &err)
+                        .await
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let res = inbox_event::Entity::delete_many()
+            .filter(inbox_event::Column::ProcessedAt.is_not_null())
+            .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(res.rows_affected)
     }
 
     async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {

@@ -10,12 +10,12 @@
 //! workflow computes from its retry policy and a random source. The queue stays deterministic.
 
 use async_trait::async_trait;
-use fapiao_domain::Timestamp;
-use fapiao_domain::ports::{Job, JobId, JobQueue, NewJob, RepositoryError};
+use fapiao_domain::ports::{Job, JobId, JobQueue, NewJob, PendingJob, RepositoryError};
+use fapiao_domain::{OrderKey, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, Set, Statement,
+    QueryFilter, QueryOrder, Set, Statement,
 };
 
 use crate::db::Database;
@@ -142,6 +142,35 @@ fn claim_statement(
 }
 
 impl SeaOrmJobQueue {
+    /// Buries the claimed row `id` that does not decode into a [`Job`], recording why.
+    ///
+    /// A failure here is only logged: the row stays leased, its lease expires, and the next
+    /// claim after that tries again, while the rows that decode are handed out meanwhile.
+    async fn bury_undecodable(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: Timestamp,
+        err: &RepositoryError,
+    ) {
+        let reason = format!("undecodable job row: {err}");
+        tracing::error!(job = id, error = %err, "job row buried: it does not decode");
+        let res = job::Entity::update_many()
+            .col_expr(job::Column::Status, Expr::value(DEAD))
+            .col_expr(job::Column::LastError, Expr::value(reason))
+            .col_expr(job::Column::LeaseOwner, Expr::value(Option::<String>::None))
+            .col_expr(job::Column::LeaseUntil, Expr::value(Option::<i64>::None))
+            .col_expr(job::Column::UpdatedAt, Expr::value(wall_clock_millis()))
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::LeaseOwner.eq(worker))
+            .filter(job::Column::LeaseUntil.eq(lease_until.millis()))
+            .exec(self.db.conn())
+            .await;
+        if let Err(err) = res {
+            tracing::warn!(job = id, error = %err, "undecodable job row not buried; retried after its lease");
+        }
+    }
+
     /// Updates the job if `worker` still holds the claim `job` came from; `NotFound` otherwise.
     async fn update_claimed(
         &self,
@@ -196,7 +225,17 @@ impl JobQueue for SeaOrmJobQueue {
             .map_err(repository_error)?;
         // RETURNING gives no order; hand jobs out oldest due first.
         models.sort_by_key(|m| (m.run_at, m.id));
-        models.into_iter().map(Job::try_from).collect()
+        let mut jobs = Vec::with_capacity(models.len());
+        for model in models {
+            let id = model.id;
+            match Job::try_from(model) {
+                Ok(job) => jobs.push(job),
+                // One row that no longer decodes must not hold back the others: it is buried
+                // with the reason, under the claim just taken, and the rest go on.
+                Err(err) => self.bury_undecodable(id, worker, lease_until, &err).await,
+            }
+        }
+        Ok(jobs)
     }
 
     async fn complete(&self, job: &Job, worker: &str) -> Result<(), RepositoryError> {
@@ -269,5 +308,29 @@ impl JobQueue for SeaOrmJobQueue {
             .count(self.db.conn())
             .await
             .map_err(repository_error)
+    }
+
+    async fn pending_for(&self, order: &OrderKey) -> Result<Vec<PendingJob>, RepositoryError> {
+        let models = job::Entity::find()
+            .filter(job::Column::SPappid.eq(order.s_pappid.as_str()))
+            .filter(job::Column::OrderId.eq(order.order_id.as_str()))
+            .filter(job::Column::Status.eq(READY))
+            .order_by_asc(job::Column::RunAt)
+            .order_by_asc(job::Column::Id)
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        // A row that does not decode is buried by the next claim; the read shows the others.
+        Ok(models
+            .into_iter()
+            .filter_map(|model| {
+                Some(PendingJob {
+                    command: serde_json::from_str(&model.payload).ok()?,
+                    attempts: u32::try_from(model.attempts).ok()?,
+                    last_error: model.last_error,
+                    run_at: Timestamp::from_millis(model.run_at),
+                })
+            })
+            .collect())
     }
 }

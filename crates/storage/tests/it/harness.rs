@@ -57,6 +57,23 @@ impl TestDb {
             .expect("raw connection")
     }
 
+    /// Runs raw SQL over a connection of its own (to corrupt a row, say).
+    pub async fn execute(&self, sql: &str) {
+        self.inner.execute(sql).await.expect("raw statement");
+    }
+
+    /// The rows of raw SQL, each column read as text.
+    pub async fn strings(&self, sql: &str, columns: usize) -> Vec<Vec<String>> {
+        let rows = self.inner.query(sql).await.expect("raw query");
+        rows.iter()
+            .map(|row| {
+                (0..columns)
+                    .map(|c| row.string(c).expect("a text column"))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Another pool on the same database (a second instance).
     pub async fn second_instance(&self) -> Database {
         self.inner.second_instance().await.expect("second pool")

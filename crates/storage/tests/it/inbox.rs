@@ -14,6 +14,7 @@ on_both!(
     purge_removes_only_old_processed_events,
     a_batch_records_each_key_once_in_order,
     group_commit_stores_concurrent_pushes_exactly_once,
+    an_undecodable_event_is_set_aside_and_the_others_claimed,
 );
 
 /// A push whose dedupe key is determined by `from`.
@@ -326,4 +327,60 @@ async fn group_commit_stores_concurrent_pushes_exactly_once(kind: Kind) {
             "the caller got the stored id"
         );
     }
+}
+
+async fn an_undecodable_event_is_set_aside_and_the_others_claimed(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    let mut ids = Vec::new();
+    for from in ["first", "bad", "third"] {
+        let RecordOutcome::Recorded(id) = inbox.record(&event(from), at(1)).await.expect("record")
+        else {
+            panic!("stored");
+        };
+        ids.push(id);
+    }
+    test_db
+        .execute(&format!(
+            "UPDATE event_inbox SET payload = 'not json' WHERE id = {}",
+            ids[1]
+        ))
+        .await;
+
+    let items = inbox
+        .claim("w1", 10, at(100), at(10_100))
+        .await
+        .expect("the good rows are claimed despite the bad one");
+    assert_eq!(
+        items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    let rows = test_db
+        .strings(
+            &format!(
+                "SELECT note, last_error, COALESCE(lease_owner, '-') FROM event_inbox \
+                 WHERE processed_at IS NOT NULL AND id = {}",
+                ids[1]
+            ),
+            3,
+        )
+        .await;
+    assert_eq!(rows.len(), 1, "set aside as processed");
+    assert!(
+        rows[0][0]
+            .starts_with("undecodable inbox row: stored data is corrupt: event_inbox.payload: "),
+        "{}",
+        rows[0][0]
+    );
+    assert_eq!(rows[0][1], rows[0][0]);
+    assert_eq!(rows[0][2], "-", "the lease is released");
+    // Never claimed again, even after every lease has expired.
+    let later = inbox
+        .claim("w2", 10, at(20_000), at(30_000))
+        .await
+        .expect("claim");
+    assert_eq!(
+        later.iter().map(|i| i.id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
 }

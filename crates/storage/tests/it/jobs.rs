@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use fapiao_domain::IssueKey;
 use fapiao_domain::order::Command;
-use fapiao_domain::ports::{Job, JobQueue, NewJob, RepositoryError};
+use fapiao_domain::ports::{Job, JobQueue, NewJob, PendingJob, RepositoryError};
 use fapiao_storage::SeaOrmJobQueue;
 
 use crate::harness::{Kind, TestDb, at, key};
@@ -18,6 +18,8 @@ on_both!(
     retry_counts_the_attempt_records_the_error_and_waits,
     bury_keeps_the_job_dead,
     concurrent_claimers_never_get_the_same_job,
+    an_undecodable_job_is_buried_and_the_others_claimed,
+    pending_for_shows_an_orders_live_jobs_with_their_retries,
 );
 
 fn new_job(order: &str, command: Command, run_at: i64) -> NewJob {
@@ -313,4 +315,113 @@ async fn commands_with_data_round_trip(kind: Kind) {
         .expect("claim");
     let back: Vec<_> = claimed.into_iter().map(|job| job.command).collect();
     assert_eq!(back, commands);
+}
+
+async fn an_undecodable_job_is_buried_and_the_others_claimed(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let queue = SeaOrmJobQueue::new(test_db.db.clone());
+    for order in ["a", "bad", "c"] {
+        queue
+            .enqueue(&new_job(order, Command::UploadPdf, 1_000))
+            .await
+            .expect("enqueue");
+    }
+    test_db
+        .execute("UPDATE jobs SET payload = '{\"no_such_command\":1}' WHERE order_id = 'bad'")
+        .await;
+
+    let jobs = queue
+        .claim("w1", 10, at(1_000), at(31_000))
+        .await
+        .expect("the good rows are claimed despite the bad one");
+    assert_eq!(
+        jobs.iter().map(|j| j.order.clone()).collect::<Vec<_>>(),
+        [key("a"), key("c")]
+    );
+    let rows = test_db
+        .strings(
+            "SELECT status, last_error, COALESCE(lease_owner, '-') FROM jobs WHERE order_id = 'bad'",
+            3,
+        )
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "dead");
+    assert!(
+        rows[0][1].starts_with("undecodable job row: stored data is corrupt: jobs.payload: "),
+        "{}",
+        rows[0][1]
+    );
+    assert_eq!(rows[0][2], "-", "the lease is released");
+    assert_eq!(queue.dead_count().await.expect("dead"), 1);
+    assert_eq!(queue.pending_count().await.expect("pending"), 2);
+    // Buried for good: a later claim, after every lease, does not see it again.
+    assert!(
+        queue
+            .claim("w2", 10, at(99_000), at(120_000))
+            .await
+            .expect("claim")
+            .iter()
+            .all(|j| j.order != key("bad"))
+    );
+}
+
+async fn pending_for_shows_an_orders_live_jobs_with_their_retries(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let queue = SeaOrmJobQueue::new(test_db.db.clone());
+    queue
+        .enqueue(&new_job("o-1", Command::UploadPdf, 2_000))
+        .await
+        .expect("enqueue");
+    queue
+        .enqueue(&new_job("o-1", Command::FetchAuthData, 1_000))
+        .await
+        .expect("enqueue");
+    queue
+        .enqueue(&new_job("other", Command::FetchAuthData, 1_000))
+        .await
+        .expect("enqueue");
+    let dead = queue
+        .enqueue(&new_job("o-1", Command::InsertCard, 500))
+        .await
+        .expect("enqueue");
+    let claimed = queue
+        .claim("w1", 10, at(2_000), at(32_000))
+        .await
+        .expect("claim");
+    let job = |id| claimed.iter().find(|j| j.id == id).expect("claimed");
+    queue.bury(job(dead), "w1", "gave up").await.expect("bury");
+    let fetch = claimed
+        .iter()
+        .find(|j| j.order == key("o-1") && j.command == Command::FetchAuthData)
+        .expect("claimed");
+    queue
+        .retry(fetch, "w1", at(9_000), "weixin errcode -1: system error")
+        .await
+        .expect("retry");
+
+    let pending = queue.pending_for(&key("o-1")).await.expect("read");
+    assert_eq!(
+        pending,
+        [
+            PendingJob {
+                command: Command::UploadPdf,
+                attempts: 0,
+                last_error: None,
+                run_at: at(2_000),
+            },
+            PendingJob {
+                command: Command::FetchAuthData,
+                attempts: 1,
+                last_error: Some("weixin errcode -1: system error".to_owned()),
+                run_at: at(9_000),
+            },
+        ]
+    );
+    assert!(
+        queue
+            .pending_for(&key("none"))
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }

@@ -15,7 +15,7 @@ use fapiao_domain::ids::{OrderId, OrderKey, SPappId};
 use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput, RedReason};
 use fapiao_domain::order::{AttentionReason, Command, Input, Order};
 use fapiao_domain::ports::{
-    Job, NewJob, OrderFilter, PdfDocument, RepositoryError, SetupState, StateCount,
+    Job, NewJob, OrderFilter, PdfDocument, PendingJob, RepositoryError, SetupState, StateCount,
 };
 use tracing::info;
 
@@ -176,6 +176,25 @@ impl InvoiceService {
             order_id: order_id.clone(),
         };
         self.reload(&key).await
+    }
+
+    /// The jobs `order` waits on, the next due first, with their attempts, last error and
+    /// next run (so an order being retried does not look healthy).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn pending_jobs(&self, order: &Order) -> Result<Vec<PendingJob>, AppError> {
+        Ok(self.ports.jobs.pending_for(order.key()).await?)
+    }
+
+    /// Deletes the processed pushes received more than `retention_millis` ago; answers how
+    /// many went. Unprocessed pushes are kept whatever their age.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn purge_inbox(&self, retention_millis: i64) -> Result<u64, AppError> {
+        let before = self.ports.clock.now().plus_millis(-retention_millis);
+        Ok(self.ports.inbox.purge_processed(before).await?)
     }
 
     /// Orders matching `filter`, most recently updated first.
