@@ -424,6 +424,9 @@ fn spawn_server(
 pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
     // Validate before touching the database or a socket.
     config.settings()?;
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let db = match options.database {
         Some(db) => {
             db.migrate().await.context("applying migrations")?;
@@ -480,7 +483,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             .trim_end_matches('/')
             .to_owned(),
     };
-    let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone());
+    let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone())
+        .with_metrics_access(config.metrics_access());
     tasks.push(spawn_server(
         listener,
         fapiao_app::router(state.clone()),

@@ -92,6 +92,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor => {
+            config.settings()?;
+            for warning in config.warnings() {
+                println!("WARN {warning}");
+            }
             let callback = callback_check(&config).await;
             let state = offline_state(config).await?;
             let report = state.setup().doctor().await?;
@@ -115,6 +119,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
+            // A migration run against the wrong database is worse than none: validate first.
+            config.settings()?;
             let db = fapiao::database(&config).await?;
             for name in db.applied_migrations().await? {
                 println!("applied {name}");
@@ -140,6 +146,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let sandbox = config.is_sandbox();
     let key = config.server.api_key.expose().to_owned();
     let public = config.server.public_base_url.clone();
+    let warnings = config.warnings();
     let running = fapiao::start(config, StartOptions::default()).await?;
     println!();
     println!("fapiao is running");
@@ -164,6 +171,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  Weixin sandbox {sandbox}  (accounts: {sandbox}/sandbox/control/accounts)");
         println!("  buyer's cards  {sandbox}/sandbox/cards?openid=<openid>");
         println!("  tour           README.md, \"A five-minute tour\"");
+    }
+    for warning in warnings {
+        println!("  WARNING        {warning}");
     }
     println!();
     tokio::signal::ctrl_c()
