@@ -94,6 +94,16 @@ pub struct ServerConfig {
     pub metrics_auth: MetricsAuth,
     /// Bearer token of `/metrics` when `metrics_auth = "token"`.
     pub metrics_token: Secret,
+    /// From the first byte of a request to the end of its headers, in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// From the end of the headers to the end of the body, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// A kept-alive connection with no request is closed after this many milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once (0 = the descriptor limit less a reserve).
+    pub max_connections: usize,
+    /// The largest declared body any route takes, in bytes.
+    pub max_body_bytes: u64,
 }
 
 /// `[database]`.

@@ -63,7 +63,19 @@ async fn main() -> anyhow::Result<()> {
                 "  accounts: http://{}/sandbox/control/accounts",
                 listener.local_addr()?
             );
-            fapiao_sandbox::serve(listener, fapiao_sandbox::SandboxConfig::default()).await?;
+            let sandbox = fapiao_sandbox::SandboxConfig {
+                public_base_url: Some(format!("http://{}", listener.local_addr()?)),
+                ..fapiao_sandbox::SandboxConfig::default()
+            };
+            let sandbox = fapiao_sandbox::Sandbox::new(sandbox)?;
+            let (_stop, stop) = tokio::sync::watch::channel(false);
+            fapiao::server::serve(
+                listener,
+                fapiao_sandbox::router(sandbox),
+                fapiao::sandbox_limits(&config),
+                stop,
+            )
+            .await;
             Ok(())
         }
         Command::Setup | Command::Doctor if config.is_sandbox() => {

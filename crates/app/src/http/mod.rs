@@ -4,6 +4,7 @@
 mod access;
 pub mod dto;
 pub mod error;
+pub mod limits;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -122,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         .route("/setup/doctor", get(doctor))
         .layer(DefaultBodyLimit::max(MAX_API_BYTES))
         .layer(middleware::from_fn_with_state(
+            MAX_API_BYTES,
+            limits::declared_size,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
         ));
@@ -131,7 +136,11 @@ pub fn router(state: AppState) -> Router {
             "/weixin/callback",
             get(verify_callback)
                 .post(receive_push)
-                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
+                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+                .layer(middleware::from_fn_with_state(
+                    MAX_PUSH_BYTES,
+                    limits::declared_size,
+                )),
         )
         .route("/q/{token}", get(scan_qr))
         .route("/healthz", get(|| async { "ok" }))
