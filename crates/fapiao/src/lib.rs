@@ -6,6 +6,7 @@
 //! same from the command line.
 
 pub mod ledger;
+pub mod logging;
 pub mod server;
 pub mod system;
 
