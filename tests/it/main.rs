@@ -3,5 +3,6 @@
 //! when `FAPIAO_TEST_DATABASE_URL` is set.
 
 mod app;
+mod golive;
 mod restart;
 mod scenarios;

@@ -18,6 +18,13 @@ use serde::Deserialize;
 
 use crate::settings::{Accounts, RetryPolicy, SellerSettings, Settings};
 
+mod live;
+mod server;
+mod strict;
+
+pub use live::SANDBOX_SELLER_TAX_ID;
+pub use server::{LogConfig, LogFormat, MetricsAuth};
+
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -82,6 +89,21 @@ pub struct ServerConfig {
     pub public_base_url: String,
     /// Merchant API key.
     pub api_key: Secret,
+    /// Who may read `/metrics`: `auto` (open in the sandbox profile, the API key in live
+    /// mode), `open`, `api_key` or `token` (`metrics_token`).
+    pub metrics_auth: MetricsAuth,
+    /// Bearer token of `/metrics` when `metrics_auth = "token"`.
+    pub metrics_token: Secret,
+    /// From the first byte of a request to the end of its headers, in milliseconds.
+    pub header_read_timeout_ms: u64,
+    /// From the end of the headers to the end of the body, in milliseconds.
+    pub body_read_timeout_ms: u64,
+    /// A kept-alive connection with no request is closed after this many milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once (0 = the descriptor limit less a reserve).
+    pub max_connections: usize,
+    /// The largest declared body any route takes, in bytes.
+    pub max_body_bytes: u64,
 }
 
 /// `[database]`.
@@ -199,12 +221,22 @@ pub struct SellerConfig {
 /// `[issuer]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuerConfig {
-    /// `sandbox` or `gateway`.
+    /// `sandbox` or `gateway`. Has no default in live mode: it must be stated there.
+    #[serde(default = "sandbox_issuer")]
     pub kind: IssuerKind,
+    /// Whether `kind` was stated in the configuration (set at load, not a key).
+    #[serde(skip)]
+    pub kind_stated: bool,
+    /// Let live mode issue on the sandbox issuer (PDFs marked "SANDBOX / 非正式发票").
+    pub allow_sandbox_in_live: bool,
     /// Gateway URL (kind `gateway`).
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
     pub gateway_secret: Secret,
+}
+
+fn sandbox_issuer() -> IssuerKind {
+    IssuerKind::Sandbox
 }
 
 /// `[runner]`.
@@ -239,6 +271,8 @@ pub struct Config {
     pub issuer: IssuerConfig,
     /// Runner.
     pub runner: RunnerConfig,
+    /// Logs.
+    pub log: LogConfig,
 }
 
 impl Config {
@@ -262,14 +296,16 @@ impl Config {
         if path.exists() {
             builder = builder.add_source(config::File::from(path).format(config::FileFormat::Toml));
         }
+        let environment = strict::environment();
+        strict::check_environment(&environment)?;
         builder = builder.add_source(
             config::Environment::with_prefix("FAPIAO")
                 .prefix_separator("__")
                 .separator("__")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(environment)),
         );
-        let raw = builder.build().map_err(|e| err("config", e))?;
-        raw.try_deserialize().map_err(|e| err("config", e))
+        Config::finish(builder.build().map_err(|e| err("config", e))?)
     }
 
     /// Loads from a TOML string layered over the defaults (for tests and embedding hosts).
@@ -277,12 +313,32 @@ impl Config {
     /// # Errors
     /// As for [`Config::load`].
     pub fn from_toml(overrides: &str) -> Result<Config, ConfigError> {
-        config::Config::builder()
+        let raw = config::Config::builder()
             .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml))
             .add_source(config::File::from_str(overrides, config::FileFormat::Toml))
             .build()
-            .and_then(config::Config::try_deserialize)
-            .map_err(|e| err("config", e))
+            .map_err(|e| err("config", e))?;
+        Config::finish(raw)
+    }
+
+    /// Refuses unknown keys, then parses, noting what was stated.
+    fn finish(raw: config::Config) -> Result<Config, ConfigError> {
+        strict::check_keys(&raw)?;
+        let kind_stated = raw
+            .get::<String>("issuer.kind")
+            .is_ok_and(|kind| !kind.is_empty());
+        let mut config: Config = raw.try_deserialize().map_err(|e| err("config", e))?;
+        config.issuer.kind_stated = kind_stated;
+        // An account whose appid is empty is turned off (its scenario is unavailable).
+        for account in [
+            &mut config.weixin.mini_program,
+            &mut config.weixin.open_platform_app,
+        ] {
+            if account.as_ref().is_some_and(|a| a.appid.trim().is_empty()) {
+                *account = None;
+            }
+        }
+        Ok(config)
     }
 
     /// Whether Weixin is the in-process sandbox.
@@ -295,6 +351,8 @@ impl Config {
     /// # Errors
     /// The first [`ConfigError`] found, naming the key and the rule.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
+        self.check_live()?;
+        self.check_server()?;
         if self.weixin.callback.mode != CallbackMode::Plain
             && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {

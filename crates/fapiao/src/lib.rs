@@ -6,6 +6,8 @@
 //! same from the command line.
 
 pub mod ledger;
+pub mod logging;
+pub mod server;
 pub mod system;
 
 use std::net::SocketAddr;
@@ -362,9 +364,7 @@ pub fn live_weixin_base_url(config: &Config) -> String {
 
 /// Binds `addr`, naming the configuration key in the error.
 async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr} ({key})"))
+    server::bind(addr).with_context(|| format!("binding {addr} ({key})"))
 }
 
 /// Starts the in-process Weixin sandbox of the sandbox profile on `listener`, pushing to
@@ -374,17 +374,31 @@ pub fn spawn_sandbox(
     config: &Config,
     listener: TcpListener,
     callback_url: &str,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let sandbox = sandbox_config(config, callback_url);
+    let mut sandbox = sandbox_config(config, callback_url);
+    let limits = sandbox_limits(config);
     tokio::spawn(async move {
-        tokio::select! {
-            result = fapiao_sandbox::serve(listener, sandbox) => {
-                if let Err(e) = result { tracing::error!(error = %e, "weixin sandbox stopped"); }
+        if sandbox.public_base_url.is_none()
+            && let Ok(addr) = listener.local_addr()
+        {
+            sandbox.public_base_url = Some(format!("http://{addr}"));
+        }
+        match fapiao_sandbox::Sandbox::new(sandbox) {
+            Ok(sandbox) => {
+                tracing::info!(url = sandbox.public_base_url(), "weixin sandbox listening");
+                server::serve(listener, fapiao_sandbox::router(sandbox), limits, stop).await;
             }
-            _ = stop.changed() => {}
+            Err(e) => tracing::error!(error = %e, "weixin sandbox stopped"),
         }
     })
+}
+
+/// The sandbox listener's limits: the service's, with room for uploaded PDFs.
+pub fn sandbox_limits(config: &Config) -> fapiao_app::http::limits::HttpLimits {
+    let mut limits = config.http_limits();
+    limits.max_body_bytes = limits.max_body_bytes.max(16 << 20);
+    limits
 }
 
 /// The in-process sandbox starts empty every time: the tokens, tickets and card templates an
@@ -404,23 +418,14 @@ pub async fn forget_sandbox_setup(db: &Database) -> anyhow::Result<()> {
         .context("resetting the sandbox's setup state")
 }
 
-/// Serves `router` on `listener` until `stop` changes.
+/// Serves `router` on `listener` under `limits` until `stop` changes.
 fn spawn_server(
     listener: TcpListener,
     router: axum::Router,
-    mut stop: watch::Receiver<bool>,
+    limits: fapiao_app::http::limits::HttpLimits,
+    stop: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let graceful = async move {
-            let _ = stop.changed().await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(error = %e, "http server stopped");
-        }
-    })
+    tokio::spawn(server::serve(listener, router, limits, stop))
 }
 
 /// Builds everything and starts serving: the database, the in-process sandbox (sandbox
@@ -431,6 +436,10 @@ fn spawn_server(
 pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
     // Validate before touching the database or a socket.
     config.settings()?;
+    server::raise_descriptor_limit();
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let db = match options.database {
         Some(db) => {
             db.migrate().await.context("applying migrations")?;
@@ -487,10 +496,12 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             .trim_end_matches('/')
             .to_owned(),
     };
-    let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone());
+    let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone())
+        .with_metrics_access(config.metrics_access());
     tasks.push(spawn_server(
         listener,
         fapiao_app::router(state.clone()),
+        config.http_limits(),
         shutdown_rx.clone(),
     ));
 

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fapiao::StartOptions;
 use fapiao_app::Config;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,18 +40,19 @@ enum Command {
     Migrate,
 }
 
-fn init_tracing() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_tracing();
     let cli = Cli::parse();
+    // A configuration error ends the process non-zero, naming the key, before anything runs.
     let config = Config::load(cli.config.as_deref())?;
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // The one-shot commands print their own progress; their logs are only warnings.
+    let level = match command {
+        Command::Serve | Command::Sandbox { .. } => None,
+        Command::Setup | Command::Doctor | Command::Migrate => Some("warn"),
+    };
+    fapiao::logging::init(&config.log, level);
+    match command {
         Command::Serve => serve(config).await,
         Command::Sandbox { listen } => {
             let listener = tokio::net::TcpListener::bind(listen)
@@ -63,7 +63,19 @@ async fn main() -> anyhow::Result<()> {
                 "  accounts: http://{}/sandbox/control/accounts",
                 listener.local_addr()?
             );
-            fapiao_sandbox::serve(listener, fapiao_sandbox::SandboxConfig::default()).await?;
+            let sandbox = fapiao_sandbox::SandboxConfig {
+                public_base_url: Some(format!("http://{}", listener.local_addr()?)),
+                ..fapiao_sandbox::SandboxConfig::default()
+            };
+            let sandbox = fapiao_sandbox::Sandbox::new(sandbox)?;
+            let (_stop, stop) = tokio::sync::watch::channel(false);
+            fapiao::server::serve(
+                listener,
+                fapiao_sandbox::router(sandbox),
+                fapiao::sandbox_limits(&config),
+                stop,
+            )
+            .await;
             Ok(())
         }
         Command::Setup | Command::Doctor if config.is_sandbox() => {
@@ -73,48 +85,61 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Setup => {
+            println!("Setting up the Weixin accounts, step by step:");
             let state = offline_state(config).await?;
-            let report = state.setup().run().await?;
-            for (i, step) in report.steps.iter().enumerate() {
-                println!(
-                    "[{}/{}] {:<15} {}{}",
-                    i + 1,
-                    report.steps.len(),
-                    step.name,
-                    step.detail,
-                    if step.changed {
-                        " (changed)"
-                    } else {
-                        " (already done)"
-                    }
-                );
-            }
+            state
+                .setup()
+                .run_with(&|step| {
+                    println!(
+                        "  {:<15} {} ({})",
+                        step.name,
+                        step.detail,
+                        if step.changed {
+                            "changed now"
+                        } else {
+                            "already in place"
+                        }
+                    );
+                })
+                .await?;
+            println!("Setup is complete.");
             Ok(())
         }
         Command::Doctor => {
+            config.settings()?;
+            for warning in config.warnings() {
+                println!("WARNING {warning}");
+            }
+            println!("Checking the Weixin setup, step by step:");
             let callback = callback_check(&config).await;
             let state = offline_state(config).await?;
-            let report = state.setup().doctor().await?;
-            for check in &report.checks {
-                println!(
-                    "{} {:<18} {}",
-                    if check.ok { "ok  " } else { "FAIL" },
-                    check.name,
-                    check.detail
-                );
-            }
+            let report = state
+                .setup()
+                .doctor_with(&|check| {
+                    println!(
+                        "  {} {:<18} {}",
+                        if check.ok { "ok  " } else { "FAIL" },
+                        check.name,
+                        check.detail
+                    );
+                })
+                .await?;
             println!(
-                "{} {:<18} {}",
+                "  {} {:<18} {}",
                 if callback.0 { "ok  " } else { "FAIL" },
                 "callback URL",
                 callback.1
             );
             if !report.healthy() || !callback.0 {
+                println!("Some checks failed: each line above says what to do.");
                 std::process::exit(1);
             }
+            println!("Every check passed.");
             Ok(())
         }
         Command::Migrate => {
+            // A migration run against the wrong database is worse than none: validate first.
+            config.settings()?;
             let db = fapiao::database(&config).await?;
             for name in db.applied_migrations().await? {
                 println!("applied {name}");
@@ -140,6 +165,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let sandbox = config.is_sandbox();
     let key = config.server.api_key.expose().to_owned();
     let public = config.server.public_base_url.clone();
+    let warnings = config.warnings();
     let running = fapiao::start(config, StartOptions::default()).await?;
     println!();
     println!("fapiao is running");
@@ -164,6 +190,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("  Weixin sandbox {sandbox}  (accounts: {sandbox}/sandbox/control/accounts)");
         println!("  buyer's cards  {sandbox}/sandbox/cards?openid=<openid>");
         println!("  tour           README.md, \"A five-minute tour\"");
+    }
+    for warning in warnings {
+        println!("  WARNING        {warning}");
     }
     println!();
     tokio::signal::ctrl_c()

@@ -621,6 +621,10 @@ impl ReqwestWeixinClient {
     }
 }
 
+/// 72028 ("invoice never set pay mch info") is how `get_pay_mch` says there is no binding yet:
+/// setup probes it on every healthy first start, so it is news, not a warning.
+const EXPECTED_PROBE_ERRCODE: i64 = 72028;
+
 /// Records the outcome on the current `weixin.call` span and logs a failure once.
 fn finish_span<T>(attempts: u32, outcome: &Result<T, CallError>) {
     let span = tracing::Span::current();
@@ -633,7 +637,11 @@ fn finish_span<T>(attempts: u32, outcome: &Result<T, CallError>) {
             if let Some(errcode) = error.errcode() {
                 span.record("errcode", errcode);
             }
-            tracing::warn!(error = %error, class = ?error.class(), "weixin call failed");
+            if error.errcode() == Some(EXPECTED_PROBE_ERRCODE) {
+                tracing::info!(error = %error, "weixin: not set yet");
+            } else {
+                tracing::warn!(error = %error, class = ?error.class(), "weixin call failed");
+            }
         }
     }
 }

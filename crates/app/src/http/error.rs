@@ -17,6 +17,15 @@ pub enum Error {
     /// Missing or wrong API key.
     #[error("missing or invalid API key (send `Authorization: Bearer <key>`)")]
     Unauthorized,
+    /// The declared body is larger than the route takes.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge {
+        /// The route's limit in bytes.
+        limit: u64,
+    },
+    /// The body did not arrive in time.
+    #[error("the request body did not arrive in time")]
+    Timeout,
     /// The request body or query does not parse.
     #[error("{field}: {rule}")]
     BadRequest {
@@ -60,6 +69,8 @@ impl Error {
             Error::App(AppError::Push(PushError::TooLarge(_))) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::App(AppError::Push(_)) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Timeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -75,6 +86,8 @@ impl Error {
             Error::App(AppError::Repository(_) | AppError::Issuer(_)) => "internal",
             Error::App(AppError::Push(_)) => "push_refused",
             Error::Unauthorized => "unauthorized",
+            Error::TooLarge { .. } => "too_large",
+            Error::Timeout => "timeout",
         }
     }
 }

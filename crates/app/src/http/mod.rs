@@ -1,8 +1,10 @@
 //! The axum router: merchant API (`/v1`, API key), Weixin callback, QR redirect, health,
 //! readiness, metrics and the OpenAPI document. The host service binds the socket.
 
+mod access;
 pub mod dto;
 pub mod error;
+pub mod limits;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,6 +24,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
+pub use access::MetricsAccess;
 pub use error::Error;
 
 use crate::service::{InvoiceService, Ports, PushAccepted, SetupService};
@@ -55,7 +58,7 @@ struct Inner {
 
 /// Shared state of the router. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState(Arc<Inner>, MetricsAccess);
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,14 +76,24 @@ impl AppState {
         metrics: Option<MetricsRender>,
         work: Arc<Notify>,
     ) -> Self {
-        AppState(Arc::new(Inner {
-            invoices: InvoiceService::new(ports.clone(), settings.clone()),
-            setup: SetupService::new(ports.clone(), settings),
-            ports,
-            http,
-            metrics,
-            work,
-        }))
+        AppState(
+            Arc::new(Inner {
+                invoices: InvoiceService::new(ports.clone(), settings.clone()),
+                setup: SetupService::new(ports.clone(), settings),
+                ports,
+                http,
+                metrics,
+                work,
+            }),
+            MetricsAccess::Open,
+        )
+    }
+
+    /// Who may read `/metrics` (open unless set).
+    #[must_use]
+    pub fn with_metrics_access(mut self, access: MetricsAccess) -> Self {
+        self.1 = access;
+        self
     }
 
     /// The invoicing service.
@@ -110,6 +123,10 @@ pub fn router(state: AppState) -> Router {
         .route("/setup/doctor", get(doctor))
         .layer(DefaultBodyLimit::max(MAX_API_BYTES))
         .layer(middleware::from_fn_with_state(
+            MAX_API_BYTES,
+            limits::declared_size,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
         ));
@@ -119,7 +136,11 @@ pub fn router(state: AppState) -> Router {
             "/weixin/callback",
             get(verify_callback)
                 .post(receive_push)
-                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
+                .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES))
+                .layer(middleware::from_fn_with_state(
+                    MAX_PUSH_BYTES,
+                    limits::declared_size,
+                )),
         )
         .route("/q/{token}", get(scan_qr))
         .route("/healthz", get(|| async { "ok" }))
@@ -131,30 +152,11 @@ pub fn router(state: AppState) -> Router {
 
 async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let expected = state.0.http.api_key.expose().as_bytes();
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or_else(|| {
-            request
-                .headers()
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-        })
-        .unwrap_or_default()
-        .as_bytes();
-    if expected.is_empty() || !constant_time_eq(expected, given) {
+    let given = access::presented(request.headers());
+    if expected.is_empty() || !access::constant_time_eq(expected, given) {
         return Error::Unauthorized.into_response();
     }
     next.run(request).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn order_id(raw: &str) -> Result<OrderId, Error> {
@@ -383,7 +385,10 @@ async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn render_metrics(State(state): State<AppState>) -> Response {
+async fn render_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !state.1.allows(&headers, &state.0.http.api_key) {
+        return Error::Unauthorized.into_response();
+    }
     let Some(render) = &state.0.metrics else {
         return (StatusCode::NOT_FOUND, "metrics are not enabled").into_response();
     };

@@ -59,6 +59,23 @@ pub struct SetupService {
     settings: std::sync::Arc<Settings>,
 }
 
+/// The steps of a run so far, each told to the caller's progress callback as it is added.
+struct Steps<'a> {
+    steps: Vec<SetupStep>,
+    progress: &'a (dyn Fn(&SetupStep) + Send + Sync),
+}
+
+impl Steps<'_> {
+    fn push(&mut self, step: SetupStep) {
+        (self.progress)(&step);
+        self.steps.push(step);
+    }
+}
+
+struct Progress<'a> {
+    steps: Steps<'a>,
+}
+
 fn step(name: &str, detail: impl Into<String>, changed: bool) -> SetupStep {
     SetupStep {
         name: name.to_owned(),
@@ -88,7 +105,23 @@ impl SetupService {
     /// # Errors
     /// The first failing step's error; the steps before it are saved.
     pub async fn run(&self) -> Result<SetupReport, AppError> {
-        let mut report = SetupReport::default();
+        self.run_with(&|_| {}).await
+    }
+
+    /// [`SetupService::run`], telling `progress` about each step as soon as it is done.
+    ///
+    /// # Errors
+    /// As for [`SetupService::run`].
+    pub async fn run_with(
+        &self,
+        progress: &(dyn Fn(&SetupStep) + Send + Sync),
+    ) -> Result<SetupReport, AppError> {
+        let mut report = Progress {
+            steps: Steps {
+                steps: Vec::new(),
+                progress,
+            },
+        };
         let mut state = self.ports.setup.load().await?;
 
         let s_pappid = self.ports.platform.platform_id().await?;
@@ -187,8 +220,10 @@ impl SetupService {
                 false,
             )),
         }
-        info!(steps = report.steps.len(), "setup complete");
-        Ok(report)
+        info!(steps = report.steps.steps.len(), "setup complete");
+        Ok(SetupReport {
+            steps: report.steps.steps,
+        })
     }
 
     async fn save(&self, state: &SetupState) -> Result<(), AppError> {
@@ -200,14 +235,27 @@ impl SetupService {
     /// # Errors
     /// Storage errors only; Weixin failures are findings.
     pub async fn doctor(&self) -> Result<DoctorReport, AppError> {
+        self.doctor_with(&|_| {}).await
+    }
+
+    /// [`SetupService::doctor`], telling `progress` about each check as soon as it is done.
+    ///
+    /// # Errors
+    /// As for [`SetupService::doctor`].
+    pub async fn doctor_with(
+        &self,
+        progress: &(dyn Fn(&DoctorCheck) + Send + Sync),
+    ) -> Result<DoctorReport, AppError> {
         let mut report = DoctorReport::default();
         let state = self.ports.setup.load().await?;
         let mut push = |name: &str, ok: bool, detail: String| {
-            report.checks.push(DoctorCheck {
+            let check = DoctorCheck {
                 name: name.to_owned(),
                 ok,
                 detail,
-            });
+            };
+            progress(&check);
+            report.checks.push(check);
         };
         let describe = |e: WeixinError| AppError::from(e).to_string();
 
@@ -218,10 +266,14 @@ impl SetupService {
             Ok(id) => push(
                 "token and s_pappid",
                 false,
-                format!(
-                    "Weixin says s_pappid {id} but setup has {:?}: run `fapiao setup`",
-                    state.s_pappid.as_ref().map(|s| s.as_str())
-                ),
+                match &state.s_pappid {
+                    Some(recorded) => format!(
+                        "Weixin says s_pappid {id} but setup recorded {recorded}: run `fapiao setup`"
+                    ),
+                    None => format!(
+                        "Weixin says s_pappid {id} and setup has not run yet: run `fapiao setup`"
+                    ),
+                },
             ),
             Err(e) => push(
                 "token and s_pappid",
