@@ -17,6 +17,9 @@ use serde::Deserialize;
 
 use crate::settings::{Accounts, RetryPolicy, SellerSettings, Settings};
 
+mod nuonuo;
+pub use nuonuo::NuonuoIssuerConfig;
+
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -153,12 +156,15 @@ pub struct SellerConfig {
 /// `[issuer]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuerConfig {
-    /// `sandbox` or `gateway`.
+    /// `sandbox`, `gateway` or `nuonuo`.
     pub kind: String,
     /// Gateway URL (kind `gateway`).
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
     pub gateway_secret: Secret,
+    /// Nuonuo settings (kind `nuonuo`).
+    #[serde(default)]
+    pub nuonuo: NuonuoIssuerConfig,
 }
 
 /// `[runner]`.

@@ -6,6 +6,7 @@
 //! same from the command line.
 
 pub mod ledger;
+pub mod nuonuo;
 pub mod system;
 
 use std::net::SocketAddr;
@@ -351,7 +352,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         // setup below runs from the start. (Setup and doctor skip setup and leave them be, so
         // they never disturb a running instance.)
         SeaOrmTokenCache::new(db.clone())
-            .clear()
+            .clear_prefix("fapiao:weixin:")
             .await
             .context("clearing the sandbox's cached tokens")?;
         SeaOrmSetupStore::new(db.clone())
@@ -379,8 +380,19 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
                 (issuer.clone(), Some(issuer))
             }
             "gateway" => (Arc::new(gateway_issuer(&config, clock.clone())?), None),
+            "nuonuo" => {
+                let emulator = nuonuo::start_emulator(&config, shutdown_rx.clone()).await?;
+                let url = emulator.as_ref().map(|(url, _)| url.clone());
+                tasks.extend(emulator.map(|(_, task)| task));
+                let cache = Arc::new(SeaOrmTokenCache::new(db.clone()));
+                let issuer =
+                    nuonuo::nuonuo_issuer(&config, url.as_deref(), cache, clock.clone()).await?;
+                (Arc::new(issuer), None)
+            }
             other => {
-                bail!("issuer.kind: {other:?} is not supported by this build (sandbox, gateway)")
+                bail!(
+                    "issuer.kind: {other:?} is not supported by this build (sandbox, gateway, nuonuo)"
+                )
             }
         };
     let orders = Arc::new(SeaOrmOrderRepository::new(db.clone()));

@@ -32,6 +32,9 @@ enum Command {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
+        /// Also run the Nuonuo emulator here (docs/issuers/nuonuo.md).
+        #[arg(long)]
+        nuonuo_listen: Option<SocketAddr>,
     },
     /// Run the one-time Weixin setup against live Weixin (idempotent).
     Setup,
@@ -54,7 +57,26 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
-        Command::Sandbox { listen } => {
+        Command::Sandbox {
+            listen,
+            nuonuo_listen,
+        } => {
+            if let Some(nuonuo_listen) = nuonuo_listen {
+                let listener = tokio::net::TcpListener::bind(nuonuo_listen)
+                    .await
+                    .with_context(|| format!("binding {nuonuo_listen}"))?;
+                println!("Nuonuo emulator on http://{}", listener.local_addr()?);
+                println!(
+                    "  invoices: http://{}/nuonuo/control/invoices",
+                    listener.local_addr()?
+                );
+                let emulator = fapiao_sandbox::nuonuo::NuonuoEmulatorConfig::default();
+                tokio::spawn(async move {
+                    if let Err(e) = fapiao_sandbox::nuonuo::serve(listener, emulator).await {
+                        tracing::error!(error = %e, "nuonuo emulator stopped");
+                    }
+                });
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
@@ -66,7 +88,10 @@ async fn main() -> anyhow::Result<()> {
             fapiao_sandbox::serve(listener, fapiao_sandbox::SandboxConfig::default()).await?;
             Ok(())
         }
-        Command::Setup | Command::Doctor if config.is_sandbox() => {
+        command @ (Command::Setup | Command::Doctor) if config.is_sandbox() => {
+            if matches!(command, Command::Doctor) && !nuonuo_doctor(&config).await? {
+                std::process::exit(1);
+            }
             println!(
                 "The sandbox profile runs setup automatically when `fapiao serve` starts; set weixin.mode = \"live\" to set up a real account."
             );
@@ -92,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Doctor => {
+            let nuonuo = nuonuo_doctor(&config).await?;
             let callback = callback_check(&config).await;
             let state = offline_state(config).await?;
             let report = state.setup().doctor().await?;
@@ -109,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
                 "callback URL",
                 callback.1
             );
-            if !report.healthy() || !callback.0 {
+            if !report.healthy() || !callback.0 || !nuonuo {
                 std::process::exit(1);
             }
             Ok(())
@@ -122,6 +148,35 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The Nuonuo issuer's `doctor` lines when `issuer.kind = "nuonuo"`; whether they passed.
+async fn nuonuo_doctor(config: &Config) -> anyhow::Result<bool> {
+    if config.issuer.kind != "nuonuo" {
+        return Ok(true);
+    }
+    let db = fapiao::database(config).await?;
+    let nuonuo = &config.issuer.nuonuo;
+    let emulator = (nuonuo.environment == "emulator" && nuonuo.services_url.is_empty())
+        .then(|| format!("http://{}", nuonuo.emulator_listen));
+    let issuer = fapiao::nuonuo::nuonuo_issuer(
+        config,
+        emulator.as_deref(),
+        std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(db)),
+        std::sync::Arc::new(fapiao::SystemClock),
+    )
+    .await?;
+    let mut healthy = true;
+    for (ok, name, detail) in fapiao::nuonuo::doctor(&issuer).await {
+        healthy &= ok;
+        println!(
+            "{} {:<18} {}",
+            if ok { "ok  " } else { "FAIL" },
+            name,
+            detail
+        );
+    }
+    Ok(healthy)
 }
 
 async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {

@@ -240,12 +240,12 @@ impl NuonuoConfig {
         let refresh_token = refresh_token.into();
         if user_id.trim().is_empty() {
             return Err(NuonuoConfigError::Isv(
-                "user_id must not be empty".to_owned(),
+                "user_id: must not be empty".to_owned(),
             ));
         }
         if refresh_token.expose_secret().trim().is_empty() {
             return Err(NuonuoConfigError::Isv(
-                "refresh_token must not be empty".to_owned(),
+                "refresh_token: must not be empty".to_owned(),
             ));
         }
         self.app_type = AppType::Isv {
