@@ -3,5 +3,6 @@
 //! when `FAPIAO_TEST_DATABASE_URL` is set.
 
 mod app;
+mod nuonuo;
 mod restart;
 mod scenarios;

@@ -31,6 +31,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fapiao_domain::IssueKey;
 use fapiao_domain::Secret;
+use fapiao_domain::Timestamp;
 use fapiao_domain::invoice::{InvoiceKind, IssuedInvoice, MAX_LINES, RedLink};
 use fapiao_domain::ports::{
     Clock, InvoiceIssuer, IssueError, IssueOutcome, IssueRejection, IssueRequest,
@@ -489,7 +490,13 @@ pub struct NuonuoIssuer {
     config: NuonuoConfig,
     clock: Arc<dyn Clock>,
     tokens: Tokens,
+    // Order numbers this process saw accepted, with when: right after accepting, the query
+    // service may not know an order yet (E9500), which then means "pending", not "never seen".
+    accepted: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
 }
+
+/// How long after acceptance `E9500` still means "pending" (reference §1.8).
+const UNKNOWN_GRACE_MILLIS: i64 = 120_000;
 
 impl fmt::Debug for NuonuoIssuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -594,6 +601,7 @@ impl NuonuoIssuer {
             config,
             clock,
             tokens,
+            accepted: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -829,6 +837,29 @@ impl NuonuoIssuer {
         self.send(method, &fresh, &body).await
     }
 
+    fn accepted(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Timestamp>> {
+        // Plain data: still valid after a panic elsewhere.
+        self.accepted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remembers that `order_no` was accepted now (and forgets acceptances past the grace).
+    fn note_accepted(&self, order_no: &str) {
+        let now = self.clock.now();
+        let mut accepted = self.accepted();
+        accepted.retain(|_, at| now.millis() - at.millis() < UNKNOWN_GRACE_MILLIS);
+        accepted.insert(order_no.to_owned(), now);
+    }
+
+    /// Whether `order_no` was accepted within the grace window.
+    fn recently_accepted(&self, order_no: &str) -> bool {
+        let now = self.clock.now();
+        self.accepted()
+            .get(order_no)
+            .is_some_and(|at| now.millis() - at.millis() < UNKNOWN_GRACE_MILLIS)
+    }
+
     async fn query_invoice(
         &self,
         order_no: &str,
@@ -944,6 +975,7 @@ impl InvoiceIssuer for NuonuoIssuer {
         let body = encode(method, &wire::BillingRequest::new(&request.draft, &context))?;
         let envelope = self.call(method, body).await?;
         if method.succeeded(&envelope.code) {
+            self.note_accepted(order_no);
             let serial = wire::billing_serial(&envelope).map_err(|e| bad_body(method, &e))?;
             return Ok(IssueOutcome::Pending(Some(serial)));
         }
@@ -970,6 +1002,8 @@ impl InvoiceIssuer for NuonuoIssuer {
 
     async fn query(&self, key: &IssueKey) -> Result<Option<IssueOutcome>, IssueError> {
         match self.query_invoice(key.as_str()).await? {
+            // Accepted moments ago: the query service has not caught up yet.
+            None if self.recently_accepted(key.as_str()) => Ok(Some(IssueOutcome::Pending(None))),
             None => Ok(None),
             Some(queried) => self.outcome(key.as_str(), queried, false).await.map(Some),
         }

@@ -946,3 +946,29 @@ fn the_address_and_phone_are_split_at_the_last_word() {
     );
     assert_eq!(value["order"]["salerTel"], "010-12345678");
 }
+
+#[tokio::test]
+async fn e9500_right_after_acceptance_is_pending_and_later_never_seen() {
+    let harness = Harness::new().await;
+    harness.token_endpoint().await;
+    harness
+        .answer(
+            Method::Billing.name(),
+            ok(json!({ "invoiceSerialNum": "20260317103000000001" })),
+        )
+        .await;
+    harness
+        .answer(Method::Query.name(), code("E9500", "发票不存在"))
+        .await;
+    let issuer = harness.issuer();
+    let key = IssueKey::parse("K2026031700000000009").unwrap();
+    issuer.issue(&request(key.as_str())).await.unwrap();
+    assert_eq!(
+        issuer.query(&key).await.unwrap(),
+        Some(IssueOutcome::Pending(None))
+    );
+    // Another process never saw it accepted: the platform's word stands.
+    assert_eq!(harness.issuer().query(&key).await.unwrap(), None);
+    harness.clock.advance_millis(UNKNOWN_GRACE_MILLIS);
+    assert_eq!(issuer.query(&key).await.unwrap(), None);
+}
