@@ -294,12 +294,23 @@ async fn world(
     emulator_config: NuonuoEmulatorConfig,
     timeout_ms: u64,
 ) -> World {
+    world_with(kind, name, service, emulator_config, timeout_ms, "").await
+}
+
+async fn world_with(
+    kind: Db,
+    name: &str,
+    service: SocketAddr,
+    emulator_config: NuonuoEmulatorConfig,
+    timeout_ms: u64,
+    extra: &str,
+) -> World {
     let db = test_db(kind, name).await;
     let (emulator, nuonuo) = emulator(emulator_config).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let weixin = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::from_toml(&format!(
-        "[server]\napi_key = \"{LIVE_KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{weixin}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{}",
+        "[server]\napi_key = \"{LIVE_KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{weixin}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{}{extra}",
         nuonuo_toml(&nuonuo, timeout_ms)
     ))
     .unwrap();
@@ -508,4 +519,55 @@ pub async fn token_shared_across_instances(db: Db) {
 crate::on_both_databases!(
     nuonuo_two_instances_one_token_call_restarts_none,
     super::token_shared_across_instances
+);
+
+pub async fn callback_triggers_a_query(db: Db) {
+    let service = free_port().await;
+    let world = world_with(
+        db,
+        "nuonuo_callback",
+        service,
+        NuonuoEmulatorConfig {
+            // Only the timer completes the issue; until then every query says 20.
+            pending_polls: 1_000,
+            complete_after_ms: Some(1_500),
+            ..NuonuoEmulatorConfig::default()
+        },
+        5_000,
+        &format!("callback_url = \"http://{service}/nuonuo/callback\"\n"),
+    )
+    .await;
+    let app = world.start(service).await;
+    let base = app.base_url();
+    let (status, report) = live_api(&base, "POST", "/v1/setup", None).await;
+    assert_eq!(status, 200, "{report}");
+    world.order(&base, "NN-CALLBACK").await;
+    world.wait(&base, "NN-CALLBACK", "issue_pending").await;
+    let pending_at = std::time::Instant::now();
+    world.wait(&base, "NN-CALLBACK", "delivered").await;
+    // Polls run 5 s apart: delivered sooner means the callback's hint made the query.
+    assert!(
+        pending_at.elapsed() < Duration::from_millis(4_500),
+        "{:?}",
+        pending_at.elapsed()
+    );
+    let callbacks = world.emulator.with_state(|s| s.callbacks.clone());
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(callbacks[0].1, world.emulator.invoices()[0].order_no);
+    assert_eq!(callbacks[0].2, "0000", "answered as Nuonuo expects");
+    // A callback for an order fapiao never sent is acknowledged and changes nothing.
+    let stray = reqwest::Client::new()
+        .post(format!("{base}/nuonuo/callback"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("operater=callback&orderno=UNKNOWN0001&content=%7B%7D")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stray.json::<Value>().await.unwrap()["status"], "0000");
+    app.shutdown().await;
+}
+
+crate::on_both_databases!(
+    nuonuo_result_callback_triggers_a_query,
+    super::callback_triggers_a_query
 );

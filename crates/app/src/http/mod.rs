@@ -3,6 +3,7 @@
 
 pub mod dto;
 pub mod error;
+mod nuonuo;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -125,6 +126,10 @@ pub fn router(state: AppState) -> Router {
             get(verify_callback)
                 .post(receive_push)
                 .layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
+        )
+        .route(
+            "/nuonuo/callback",
+            post(nuonuo::callback).layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
         )
         .route("/q/{token}", get(scan_qr))
         .route("/healthz", get(|| async { "ok" }))
