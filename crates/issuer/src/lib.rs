@@ -3,7 +3,7 @@
 //! - [`sandbox`]: the sandbox tax platform, gap-free test numbers, idempotent by key, with
 //!   pending and fault modes, and real PDFs.
 //! - [`gateway`]: a merchant's own issuing service over HTTP, signed both ways with a shared
-//!   secret (`docs/issuer-gateway.md`).
+//!   secret (`docs/issuers/gateway.md`).
 //! - [`nuonuo`]: Nuonuo's 诺税通saas open platform (HMAC-SHA1 signed calls, the shared token
 //!   with its 50-calls-per-30-days budget, asynchronous issue, the 数电 红字确认单 flow).
 //! - [`pdf`]: draws the face of a 数电 invoice to PDF with an embedded CJK font subset;
