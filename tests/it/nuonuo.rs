@@ -502,6 +502,25 @@ pub async fn token_shared_across_instances(db: Db) {
         "the restart made no token call"
     );
     assert_eq!(world.emulator.invoices().len(), 5);
+    // doctor reads the stored count and proves the credentials without a token call.
+    let issuer = fapiao::nuonuo::nuonuo_issuer(
+        &world.config,
+        None,
+        std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(world.db.db.clone())),
+        std::sync::Arc::new(fapiao::SystemClock),
+    )
+    .await
+    .unwrap();
+    let checks = fapiao::nuonuo::doctor(&issuer).await;
+    assert_eq!(checks.len(), 2, "{checks:?}");
+    assert!(checks.iter().all(|(ok, _, _)| *ok), "{checks:?}");
+    assert!(
+        checks[0].2.starts_with(
+            "1 of 50 token calls used in the last 30 days (5 kept in reserve); token stored"
+        ),
+        "{checks:?}"
+    );
+    assert_eq!(world.emulator.token_calls(), 1);
     // The count is visible on /metrics.
     let metrics = reqwest::get(format!("{}/metrics", c.base_url()))
         .await
@@ -570,4 +589,35 @@ pub async fn callback_triggers_a_query(db: Db) {
 crate::on_both_databases!(
     nuonuo_result_callback_triggers_a_query,
     super::callback_triggers_a_query
+);
+
+pub async fn emulator_inside_the_service(db: Db) {
+    let test_db = test_db(db, "nuonuo_inside").await;
+    let options = StartOptions {
+        database: Some(test_db.db.clone()),
+        listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        skip_setup: false,
+        skip_runner: false,
+    };
+    let toml = "[issuer]\nkind = \"nuonuo\"\n[issuer.nuonuo]\nenvironment = \"emulator\"\nemulator_listen = \"127.0.0.1:0\"\n";
+    let running = fapiao::start(config(toml), options)
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+    let app = TestApp {
+        base: running.base_url(),
+        sandbox: running.sandbox_url().unwrap(),
+        running,
+        http: reqwest::Client::new(),
+        _db: Some(test_db),
+    };
+    let order = deliver(&app, "official_account", "NN-INSIDE").await;
+    assert_eq!(order["invoice"]["number"].as_str().unwrap().len(), 20);
+    assert_eq!(order["money"], "100.00");
+    app.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    nuonuo_emulator_started_by_the_service,
+    super::emulator_inside_the_service
 );

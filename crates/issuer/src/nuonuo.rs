@@ -651,6 +651,7 @@ impl NuonuoIssuer {
             .map_err(|error| match error {
                 TokenError::Cache(e) => IssueError::Other(Box::new(e)),
                 TokenError::Budget(message) => IssueError::Configuration(message),
+                TokenError::Busy(message) => IssueError::NotSent(message),
                 TokenError::Fetch {
                     message,
                     refused: true,
@@ -826,6 +827,10 @@ impl NuonuoIssuer {
     async fn call(&self, method: Method, body: Vec<u8>) -> Result<Envelope, IssueError> {
         let token = self.token(None).await?;
         let envelope = self.send(method, &token, &body).await?;
+        let code: String = envelope.code.chars().take(8).collect();
+        metrics::counter!("fapiao_nuonuo_calls_total", "method" => method.name(), "code" => code)
+            .increment(1);
+        tracing::debug!(method = method.name(), code = %envelope.code, "nuonuo call");
         if envelope.code != "070301" {
             return Ok(envelope);
         }

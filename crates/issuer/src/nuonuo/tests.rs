@@ -972,3 +972,153 @@ async fn e9500_right_after_acceptance_is_pending_and_later_never_seen() {
     harness.clock.advance_millis(UNKNOWN_GRACE_MILLIS);
     assert_eq!(issuer.query(&key).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn an_isv_app_refreshes_with_the_user_id_and_keeps_the_new_refresh_token() {
+    let harness = Harness::new().await;
+    let forms: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let log = forms.clone();
+    Mock::given(method("POST"))
+        .and(path("/accessToken"))
+        .respond_with(move |request: &Request| {
+            let mut log = log.lock().unwrap();
+            log.push(String::from_utf8_lossy(&request.body).into_owned());
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": format!("isv-token-{}", log.len()),
+                "expires_in": 86400,
+                "refresh_token": format!("refresh-{}", log.len() + 1),
+                "userId": "merchant-7",
+            }))
+        })
+        .mount(&harness.server)
+        .await;
+    harness
+        .answer(Method::Query.name(), code("E9500", "发票不存在"))
+        .await;
+    let config = harness
+        .config()
+        .with_isv("merchant-7", "refresh-1".to_owned())
+        .unwrap();
+    let issuer = harness.issuer_with(config.clone());
+    assert_eq!(issuer.query(&query_key()).await.unwrap(), None);
+    harness.clock.advance_millis(84_600_000);
+    let restarted = harness.issuer_with(config);
+    assert_eq!(restarted.query(&query_key()).await.unwrap(), None);
+    let forms = forms.lock().unwrap().clone();
+    assert_eq!(
+        forms,
+        vec![
+            "client_id=merchant-7&client_secret=test-app-secret&refresh_token=refresh-1&grant_type=refresh_token".to_owned(),
+            "client_id=merchant-7&client_secret=test-app-secret&refresh_token=refresh-2&grant_type=refresh_token".to_owned(),
+        ]
+    );
+}
+
+#[test]
+fn a_special_invoice_and_discount_lines_map_to_bs_and_line_properties() {
+    use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput};
+    use fapiao_domain::tax::LineKind;
+    let discounted = LineInput {
+        kind: LineKind::Discounted,
+        ..fixtures::line("106.00")
+    };
+    let discount = LineInput {
+        kind: LineKind::Discount,
+        quantity: None,
+        unit_price: None,
+        unit: None,
+        amount: Some(fixtures::fen("-10.60")),
+        ..fixtures::line("106.00")
+    };
+    let lines = InvoiceLines::compute(vec![discounted, discount], Direction::Blue).unwrap();
+    let draft = InvoiceDraft::new(
+        InvoiceKind::DigitalSpecial,
+        fixtures::company(),
+        fixtures::seller(),
+        lines,
+        None,
+    )
+    .unwrap();
+    let context = wire::IssueContext {
+        order_no: "K1",
+        invoice_date: "2026-03-17 10:30:00".to_owned(),
+        push_mode: "-1",
+        extension_number: None,
+        callback_url: None,
+    };
+    let value = serde_json::to_value(wire::BillingRequest::new(&draft, &context)).unwrap();
+    let order = &value["order"];
+    assert_eq!(order["invoiceLine"], "bs");
+    assert_eq!(order["buyerTaxNum"], "91440300708461136T");
+    let detail = order["invoiceDetail"].as_array().unwrap();
+    assert_eq!(detail.len(), 2);
+    assert_eq!(detail[0]["invoiceLineProperty"], "2");
+    assert_eq!(detail[0]["taxIncludedAmount"], "106.00");
+    assert_eq!(detail[0]["taxExcludedAmount"], "100.00");
+    assert_eq!(detail[0]["tax"], "6.00");
+    assert_eq!(detail[1]["invoiceLineProperty"], "1");
+    assert_eq!(detail[1]["goodsName"], detail[0]["goodsName"]);
+    assert_eq!(detail[1]["taxIncludedAmount"], "-10.60");
+    assert_eq!(detail[1]["taxExcludedAmount"], "-10.00");
+    assert_eq!(detail[1]["tax"], "-0.60");
+}
+
+#[test]
+fn malformed_answers_name_the_field_and_never_panic() {
+    let envelope = |body: &str| wire::Envelope::parse(body.as_bytes());
+    for body in [
+        "",
+        "null",
+        "[]",
+        "\"x\"",
+        "{}",
+        "{\"code\":5}",
+        "{\"code\":null}",
+        "{\"code\":[1]}",
+        "{\"code\":\"E0000\",\"result\":{}}",
+        "{\"code\":\"E0000\",\"result\":[1,null,\"x\"]}",
+        "{\"code\":\"E0000\",\"result\":[{\"status\":{}}]}",
+        "{\"code\":\"E0000\",\"result\":[{\"status\":2,\"invoiceTime\":-1}]}",
+        "{\"code\":\"E0000\",\"result\":[{\"status\":\"2\",\"allElectronicInvoiceNumber\":\"１２\",\"invoiceTime\":1e400}]}",
+        "{\"code\":\"E0000\",\"result\":[{\"status\":\"2\",\"allElectronicInvoiceNumber\":\"26332000000000000001\",\"invoiceTime\":\"99999999999999999999999\",\"exTaxAmount\":\"1e3\"}]}",
+        "{\"code\":\"0000\",\"list\":{}}",
+        "{\"code\":\"0000\",\"list\":[{\"billStatus\":[]}]}",
+        "{\"code\":\"0000\",\"result\":\"x\"}",
+    ] {
+        if let Ok(envelope) = envelope(body) {
+            let _ = wire::queried_invoice(&envelope, "K1");
+            let _ = wire::red_form(&envelope, "K1");
+            let _ = wire::billing_serial(&envelope);
+        }
+    }
+    assert_eq!(envelope("{}").unwrap_err().to_string(), "code: required");
+    assert_eq!(
+        envelope("[]").unwrap_err().to_string(),
+        "body: expected a JSON object, got an array"
+    );
+    let bad_time = envelope(
+        "{\"code\":\"E0000\",\"result\":[{\"status\":\"2\",\"allElectronicInvoiceNumber\":\"26332000000000000001\",\"invoiceTime\":\"yesterday\"}]}",
+    )
+    .unwrap();
+    assert_eq!(
+        wire::queried_invoice(&bad_time, "K1")
+            .unwrap_err()
+            .to_string(),
+        "result[0].invoiceTime: \"yesterday\" is not epoch milliseconds"
+    );
+    let bad_number = envelope(
+        "{\"code\":\"E0000\",\"result\":[{\"status\":\"2\",\"allElectronicInvoiceNumber\":\"2633\"}]}",
+    )
+    .unwrap();
+    assert_eq!(
+        wire::queried_invoice(&bad_number, "K1")
+            .unwrap_err()
+            .to_string(),
+        "result[0].allElectronicInvoiceNumber: \"2633\" is not a 20-digit 数电 number"
+    );
+    // Another order's item is not this order's answer.
+    let other =
+        envelope("{\"code\":\"E0000\",\"result\":[{\"orderNo\":\"K2\",\"status\":\"20\"}]}")
+            .unwrap();
+    assert_eq!(wire::queried_invoice(&other, "K1").unwrap(), None);
+}

@@ -85,6 +85,9 @@ pub enum TokenError {
     /// The budget forbids another call.
     #[error("{0}")]
     Budget(String),
+    /// Another instance holds the refresh lease for too long; try again later.
+    #[error("{0}")]
+    Busy(String),
     /// The token call failed; `refused` when Nuonuo answered with an error code.
     #[error("{message}")]
     Fetch {
@@ -273,8 +276,8 @@ impl Tokens {
                 break;
             }
             if waited >= self.policy.lease_ttl * 2 {
-                return Err(TokenError::Budget(
-                    "another instance holds the token refresh lease; not fetching a second token"
+                return Err(TokenError::Busy(
+                    "nuonuo token: another instance holds the refresh lease; not fetching a second token"
                         .to_owned(),
                 ));
             }

@@ -352,3 +352,37 @@ async fn start_catcher() -> (Arc<std::sync::Mutex<Vec<String>>>, String) {
     tokio::spawn(async move { axum::serve(listener, app).await });
     (received, base)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_for_the_bureau_login_waits_for_the_operator_then_reinvoices() {
+    let (emulator, base) = start(NuonuoEmulatorConfig {
+        pending_polls: 0,
+        ..NuonuoEmulatorConfig::default()
+    })
+    .await;
+    let issuer = issuer(&base, Arc::default());
+    let key = IssueKey::parse("NKEY0007").unwrap();
+    issuer.issue(&request("NKEY0007")).await.unwrap();
+    assert!(emulator.with_state(|s| s.fail(
+        "NKEY0007",
+        "22",
+        Some("开票员未登录电子税务局".to_owned())
+    )));
+    let error = issuer.query(&key).await.unwrap_err();
+    assert!(
+        matches!(&error, IssueError::SessionRequired(m) if m.contains("未登录")),
+        "{error:?}"
+    );
+    // The operator logged in and retried: the same orderNo, E9106, reInvoice.
+    assert_eq!(
+        issuer.issue(&request("NKEY0007")).await.unwrap(),
+        IssueOutcome::Pending(None)
+    );
+    assert!(matches!(
+        issuer.query(&key).await.unwrap(),
+        Some(IssueOutcome::Issued(_))
+    ));
+    let invoices = emulator.invoices();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].reinvoices, 1);
+}
