@@ -39,6 +39,15 @@ fn nuonuo_toml(emulator: &str, request_timeout_ms: u64) -> String {
 
 /// The service in the sandbox profile (Weixin sandbox in-process), issuing at `emulator`.
 async fn spawn_nuonuo_app(kind: Db, name: &str, emulator: &str) -> TestApp {
+    spawn_nuonuo_app_with(kind, name, emulator, 5_000).await
+}
+
+async fn spawn_nuonuo_app_with(
+    kind: Db,
+    name: &str,
+    emulator: &str,
+    request_timeout_ms: u64,
+) -> TestApp {
     let db = test_db(kind, name).await;
     let options = StartOptions {
         database: Some(db.db.clone()),
@@ -47,7 +56,7 @@ async fn spawn_nuonuo_app(kind: Db, name: &str, emulator: &str) -> TestApp {
         skip_setup: false,
         skip_runner: false,
     };
-    let running = fapiao::start(config(&nuonuo_toml(emulator, 5_000)), options)
+    let running = fapiao::start(config(&nuonuo_toml(emulator, request_timeout_ms)), options)
         .await
         .unwrap_or_else(|e| panic!("start: {e:#}"));
     let base = running.base_url();
@@ -620,4 +629,42 @@ pub async fn emulator_inside_the_service(db: Db) {
 crate::on_both_databases!(
     nuonuo_emulator_started_by_the_service,
     super::emulator_inside_the_service
+);
+
+pub async fn lost_answer_is_queried_not_resent(db: Db) {
+    let (emulator, url) = emulator(NuonuoEmulatorConfig {
+        pending_polls: 0,
+        ..NuonuoEmulatorConfig::default()
+    })
+    .await;
+    let app = spawn_nuonuo_app_with(db, "nuonuo_lost", &url, 1_000).await;
+    // Nuonuo applies the issue but answers after the adapter gave up waiting.
+    emulator.push_fault(NuonuoFault {
+        method: Some(BILLING.to_owned()),
+        kind: NuonuoFaultKind::AppliedThenTimeout { delay_ms: 2_000 },
+    });
+    let order = deliver(&app, "official_account", "NN-LOST").await;
+    let history: Vec<&str> = order["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["to"].as_str())
+        .collect();
+    assert!(
+        history.contains(&"issue_outcome_unknown"),
+        "the lost answer was treated as unknown: {history:?}"
+    );
+    check_delivered(&app, &emulator, &order).await;
+    assert_eq!(emulator.invoices().len(), 1);
+    assert_eq!(
+        emulator.with_state(|s| s.calls.get(BILLING).copied()),
+        Some(1),
+        "queried with the same orderNo, never sent again"
+    );
+    app.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    nuonuo_lost_issue_answer_is_queried_not_resent,
+    super::lost_answer_is_queried_not_resent
 );

@@ -156,9 +156,13 @@ async fn nuonuo_doctor(config: &Config) -> anyhow::Result<bool> {
         return Ok(true);
     }
     let db = fapiao::database(config).await?;
-    let nuonuo = &config.issuer.nuonuo;
-    let emulator = (nuonuo.environment == "emulator" && nuonuo.services_url.is_empty())
-        .then(|| format!("http://{}", nuonuo.emulator_listen));
+    // With environment = "emulator", doctor runs its own emulator unless a serving instance
+    // already holds the address.
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let emulator = match fapiao::nuonuo::start_emulator(config, stop).await {
+        Ok(started) => started.map(|(url, _)| url),
+        Err(_) => Some(format!("http://{}", config.issuer.nuonuo.emulator_listen)),
+    };
     let issuer = fapiao::nuonuo::nuonuo_issuer(
         config,
         emulator.as_deref(),

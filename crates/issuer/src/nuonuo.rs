@@ -853,7 +853,7 @@ impl NuonuoIssuer {
     fn note_accepted(&self, order_no: &str) {
         let now = self.clock.now();
         let mut accepted = self.accepted();
-        accepted.retain(|_, at| now.millis() - at.millis() < UNKNOWN_GRACE_MILLIS);
+        accepted.retain(|_, at| now.millis().saturating_sub(at.millis()) < UNKNOWN_GRACE_MILLIS);
         accepted.insert(order_no.to_owned(), now);
     }
 
@@ -862,7 +862,7 @@ impl NuonuoIssuer {
         let now = self.clock.now();
         self.accepted()
             .get(order_no)
-            .is_some_and(|at| now.millis() - at.millis() < UNKNOWN_GRACE_MILLIS)
+            .is_some_and(|at| now.millis().saturating_sub(at.millis()) < UNKNOWN_GRACE_MILLIS)
     }
 
     async fn query_invoice(

@@ -323,7 +323,7 @@ impl Tokens {
         {
             Some(format!(
                 "nuonuo token: the last token call was {} s ago (at least {} s apart); a token refused so soon means wrong credentials or app type",
-                (self.clock.now().millis() - last.millis()) / 1000,
+                self.clock.now().millis().saturating_sub(last.millis()) / 1000,
                 self.policy.min_interval.as_secs()
             ))
         } else {

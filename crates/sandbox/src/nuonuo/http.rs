@@ -135,9 +135,9 @@ async fn services(
         return envelope("0201", "senid、nonce、timestamp不能为空");
     }
     let now = now_millis();
-    let skewed = timestamp
-        .parse::<i64>()
-        .map_or(true, |t| (t - now / 1000).abs() > config.clock_skew_seconds);
+    let skewed = timestamp.parse::<i64>().map_or(true, |t| {
+        t.saturating_sub(now / 1000).saturating_abs() > config.clock_skew_seconds
+    });
     if skewed {
         return envelope("070601", "验签失败：请检查服务器时间是否与北京时间保持一致");
     }

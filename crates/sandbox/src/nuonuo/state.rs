@@ -122,7 +122,7 @@ impl NuonuoState {
     pub fn token_calls_in_window(&self, now: i64) -> usize {
         self.token_calls
             .iter()
-            .filter(|t| **t > now - WINDOW_MILLIS)
+            .filter(|t| **t > now.saturating_sub(WINDOW_MILLIS))
             .count()
     }
 
@@ -169,8 +169,10 @@ impl NuonuoState {
             return refuse("070306", "the number of token requests exceeds the limit");
         }
         self.token_calls.push(now);
-        self.tokens
-            .insert(new_token.clone(), now + config.token_ttl_seconds * 1000);
+        self.tokens.insert(
+            new_token.clone(),
+            now.saturating_add(config.token_ttl_seconds.saturating_mul(1000)),
+        );
         let mut reply = json!({ "access_token": new_token, "expires_in": config.token_ttl_seconds.to_string() });
         if config.isv_user_id.is_some() {
             let refresh = format!("r{}", self.token_calls.len());
@@ -265,9 +267,9 @@ impl NuonuoState {
             if check_line_tax(excl, line_tax, rate).is_err() {
                 return error("E9131", "金额*税率-税额>0.06");
             }
-            amount_excl += excl.get();
-            tax += line_tax.get();
-            total += incl.get();
+            amount_excl = amount_excl.saturating_add(excl.get());
+            tax = tax.saturating_add(line_tax.get());
+            total = total.saturating_add(incl.get());
         }
         let serial = format!("{}{:06}", now, self.invoices.len() % 1_000_000)
             .chars()
@@ -562,9 +564,9 @@ impl NuonuoState {
                 number,
                 invoice_line: blue.invoice_line.clone(),
                 issued_at: now,
-                amount_excl: -blue.amount_excl,
-                tax: -blue.tax,
-                total: -blue.total,
+                amount_excl: blue.amount_excl.saturating_neg(),
+                tax: blue.tax.saturating_neg(),
+                total: blue.total.saturating_neg(),
                 red_of: Some((blue.number.clone(), form.red_reason.clone())),
                 unknown_polls: 0,
                 pending_polls: 0,
