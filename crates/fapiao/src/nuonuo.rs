@@ -183,9 +183,22 @@ pub async fn nuonuo_issuer(
     Ok(issuer)
 }
 
-/// `doctor`'s Nuonuo lines: the token budget, then a harmless signed call.
+/// `doctor`'s Nuonuo lines: a harmless signed call, then the token budget it left.
 pub async fn doctor(issuer: &NuonuoIssuer) -> Vec<(bool, &'static str, String)> {
     let mut checks = Vec::new();
+    match issuer.check_credentials().await {
+        Ok(()) => checks.push((
+            true,
+            "nuonuo credentials",
+            format!(
+                "{} accepts app key {} for tax id {}",
+                issuer.config().services_url(),
+                issuer.config().app_key(),
+                issuer.config().seller_tax_id()
+            ),
+        )),
+        Err(error) => checks.push((false, "nuonuo credentials", error.to_string())),
+    }
     match issuer.token_budget().await {
         Ok(budget) => checks.push((
             budget.spendable() > 0,
@@ -202,19 +215,6 @@ pub async fn doctor(issuer: &NuonuoIssuer) -> Vec<(bool, &'static str, String)> 
             ),
         )),
         Err(error) => checks.push((false, "nuonuo token", error.to_string())),
-    }
-    match issuer.check_credentials().await {
-        Ok(()) => checks.push((
-            true,
-            "nuonuo credentials",
-            format!(
-                "{} accepts app key {} for tax id {}",
-                issuer.config().services_url(),
-                issuer.config().app_key(),
-                issuer.config().seller_tax_id()
-            ),
-        )),
-        Err(error) => checks.push((false, "nuonuo credentials", error.to_string())),
     }
     checks
 }
