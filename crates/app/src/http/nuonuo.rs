@@ -58,8 +58,36 @@ fn acknowledged() -> Response {
     axum::Json(json!({ "status": "0000", "message": "同步成功" })).into_response()
 }
 
+/// The fields of a JSON object body (the red-confirm callback is documented as JSON): its
+/// top-level strings and numbers, `orderNo` also as `orderno`.
+fn json_fields(body: &[u8]) -> Vec<(String, String)> {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_slice::<serde_json::Value>(body)
+    else {
+        return Vec::new();
+    };
+    map.into_iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Number(number) => number.to_string(),
+                _ => return None,
+            };
+            let key = if key == "orderNo" {
+                "orderno".to_owned()
+            } else {
+                key
+            };
+            Some((key, text))
+        })
+        .collect()
+}
+
 pub(super) async fn callback(State(state): State<AppState>, body: Bytes) -> Response {
-    let fields = form_fields(&body);
+    let fields = if body.first() == Some(&b'{') {
+        json_fields(&body)
+    } else {
+        form_fields(&body)
+    };
     let field = |name: &str| {
         fields
             .iter()
@@ -143,7 +171,19 @@ async fn schedule_query(
 
 #[cfg(test)]
 mod tests {
-    use super::form_fields;
+    use super::{form_fields, json_fields};
+
+    #[test]
+    fn a_json_callback_names_its_order_too() {
+        let fields = json_fields(
+            br#"{"operater":"redConfirmCallback","orderNo":"R1","billStatus":"04","n":1,"x":{}}"#,
+        );
+        assert!(fields.contains(&("operater".to_owned(), "redConfirmCallback".to_owned())));
+        assert!(fields.contains(&("orderno".to_owned(), "R1".to_owned())));
+        assert!(fields.contains(&("n".to_owned(), "1".to_owned())));
+        assert_eq!(fields.len(), 4);
+        assert!(json_fields(b"{not json").is_empty());
+    }
 
     #[test]
     fn form_fields_are_decoded_and_never_panic() {
