@@ -5,7 +5,8 @@
 # postgres://postgres@127.0.0.1:5432/test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --release -p fapiao --bins
+# `memory` runs the `fapiao` binary, so both packages are built.
+cargo build --release -p fapiao -p fapiao-bench
 target="${CARGO_TARGET_DIR:-target}"
 bench="$target/release/fapiao-bench"
 export RUST_BACKTRACE=0

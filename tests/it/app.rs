@@ -5,26 +5,13 @@ use std::time::Duration;
 
 use fapiao::{Running, StartOptions};
 use fapiao_app::Config;
-use fapiao_storage::{Database, DatabaseOptions};
+use fapiao_storage::testing::TestDatabase;
 use serde_json::{Value, json};
 
+pub use fapiao_storage::Backend as Db;
+pub use fapiao_storage::testing::postgres_enabled;
+
 pub const KEY: &str = "sandbox-api-key-change-me";
-
-/// Which database a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
-    Sqlite,
-    Postgres,
-}
-
-/// Whether the PostgreSQL variant runs; says so on stderr when it is skipped.
-pub fn postgres_enabled(test: &str) -> bool {
-    let enabled = std::env::var("FAPIAO_TEST_DATABASE_URL").is_ok();
-    if !enabled {
-        eprintln!("SKIPPED {test}::postgres: FAPIAO_TEST_DATABASE_URL is not set");
-    }
-    enabled
-}
 
 /// Declares `<name>::sqlite` and `<name>::postgres` tests running `body(Db)`.
 #[macro_export]
@@ -46,46 +33,12 @@ macro_rules! on_both_databases {
     };
 }
 
-/// A database for one test: a temporary SQLite file or a fresh PostgreSQL schema.
-pub struct TestDb {
-    pub db: Database,
-    _dir: Option<tempfile::TempDir>,
-}
-
-pub async fn test_db(kind: Db, name: &str) -> TestDb {
-    match kind {
-        Db::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!(
-                "sqlite://{}?mode=rwc",
-                dir.path().join("fapiao.db").display()
-            );
-            TestDb {
-                db: Database::connect(&url).await.unwrap(),
-                _dir: Some(dir),
-            }
-        }
-        Db::Postgres => {
-            let url = std::env::var("FAPIAO_TEST_DATABASE_URL").unwrap();
-            let schema = format!("fapiao_e2e_{name}_{}", std::process::id());
-            let admin = sea_orm::Database::connect(url.as_str()).await.unwrap();
-            sea_orm::ConnectionTrait::execute_unprepared(
-                &admin,
-                &format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE; CREATE SCHEMA \"{schema}\""),
-            )
-            .await
-            .unwrap();
-            admin.close().await.unwrap();
-            let options = DatabaseOptions {
-                postgres_schema: Some(schema),
-                ..DatabaseOptions::default()
-            };
-            TestDb {
-                db: Database::connect_with(&url, &options).await.unwrap(),
-                _dir: None,
-            }
-        }
-    }
+/// A database for one test: a temporary SQLite file or a fresh PostgreSQL schema, removed
+/// when the test ends.
+pub async fn test_db(kind: Db, name: &str) -> TestDatabase {
+    TestDatabase::new(kind, &format!("fapiao_e2e_{name}"))
+        .await
+        .unwrap_or_else(|e| panic!("a fresh {kind:?} database: {e}"))
 }
 
 pub fn config(extra: &str) -> Config {
@@ -99,13 +52,13 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub base: String,
     pub sandbox: String,
-    pub _db: Option<TestDb>,
+    pub _db: Option<TestDatabase>,
 }
 
 pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
     let db = test_db(kind, name).await;
     let options = StartOptions {
-        database: Some(db.db.clone()),
+        database: Some(db.database().clone()),
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: false,

@@ -50,7 +50,7 @@ async fn spawn_nuonuo_app_with(
 ) -> TestApp {
     let db = test_db(kind, name).await;
     let options = StartOptions {
-        database: Some(db.db.clone()),
+        database: Some(db.database().clone()),
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: false,
@@ -293,7 +293,7 @@ struct World {
     nuonuo: String,
     emulator: NuonuoEmulator,
     config: Config,
-    db: TestDb,
+    db: fapiao_storage::testing::TestDatabase,
 }
 
 async fn world(
@@ -339,7 +339,7 @@ impl World {
         fapiao::start(
             self.config.clone(),
             StartOptions {
-                database: Some(self.db.db.clone()),
+                database: Some(self.db.database().clone()),
                 listen: Some(listen),
                 sandbox_listen: None,
                 skip_setup: true,
@@ -514,11 +514,11 @@ pub async fn token_shared_across_instances(db: Db) {
     // doctor reads the stored count and proves the credentials without a token call.
     let issuer = fapiao::nuonuo::nuonuo_issuer(
         &world.config,
-        None,
-        std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(world.db.db.clone())),
+        std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(
+            world.db.database().clone(),
+        )),
         std::sync::Arc::new(fapiao::SystemClock),
     )
-    .await
     .unwrap();
     let checks = fapiao::nuonuo::doctor(&issuer).await;
     assert_eq!(checks.len(), 2, "{checks:?}");
@@ -603,7 +603,7 @@ crate::on_both_databases!(
 pub async fn emulator_inside_the_service(db: Db) {
     let test_db = test_db(db, "nuonuo_inside").await;
     let options = StartOptions {
-        database: Some(test_db.db.clone()),
+        database: Some(test_db.database().clone()),
         listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         skip_setup: false,

@@ -63,7 +63,7 @@ pub async fn crash_and_restart(kind: Db) {
         fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
     tokio::spawn(async move { fapiao_sandbox::serve(sandbox_listener, sandbox).await });
     let options = || StartOptions {
-        database: Some(db.db.clone()),
+        database: Some(db.database().clone()),
         listen: Some(service_addr),
         sandbox_listen: None,
         skip_setup: true,

@@ -5,6 +5,7 @@
 //! issuer, an SQLite file under `./data`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 
 use fapiao_domain::Secret;
@@ -18,7 +19,7 @@ use serde::Deserialize;
 use crate::settings::{Accounts, RetryPolicy, SellerSettings, Settings};
 
 mod nuonuo;
-pub use nuonuo::NuonuoIssuerConfig;
+pub use nuonuo::{NuonuoAppType, NuonuoEnvironment, NuonuoIssuerConfig};
 
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -43,11 +44,45 @@ fn err(key: impl Into<String>, rule: impl std::fmt::Display) -> ConfigError {
     }
 }
 
+/// `weixin.mode`: where Weixin is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeixinMode {
+    /// The Weixin sandbox, started in-process.
+    Sandbox,
+    /// The real Weixin (or the sandbox at `weixin.base_url`, run as its own process).
+    Live,
+}
+
+/// `weixin.callback.mode`: the message security mode set on the Official Account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackMode {
+    /// 明文.
+    Plain,
+    /// 兼容.
+    Compatible,
+    /// 安全.
+    Safe,
+}
+
+/// `issuer.kind`: the tax platform behind the issuer port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssuerKind {
+    /// The built-in sandbox tax platform.
+    Sandbox,
+    /// The merchant's own issuing service over HTTP (`docs/issuers/gateway.md`).
+    Gateway,
+    /// Nuonuo's 诺税通saas open platform (`docs/issuers/nuonuo.md`), set up in `[issuer.nuonuo]`.
+    Nuonuo,
+}
+
 /// `[server]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ServerConfig {
     /// Listen address of the service.
-    pub listen: String,
+    pub listen: SocketAddr,
     /// Public base URL (for QR codes and the callback URL shown to operators).
     pub public_base_url: String,
     /// Merchant API key.
@@ -80,7 +115,7 @@ pub struct CallbackConfig {
     /// Previous EncodingAESKey during a rotation.
     pub previous_encoding_aes_key: Option<Secret>,
     /// `plain`, `compatible` or `safe`.
-    pub mode: String,
+    pub mode: CallbackMode,
     /// Replay window in seconds (0 disables the check).
     pub timestamp_window_seconds: u64,
 }
@@ -89,7 +124,7 @@ pub struct CallbackConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WeixinConfig {
     /// `sandbox` (start the sandbox in-process and talk to it) or `live`.
-    pub mode: String,
+    pub mode: WeixinMode,
     /// API base URL (`https://api.weixin.qq.com` for live); empty = the mode's default.
     pub base_url: String,
     /// Use `stable_token` instead of `token`.
@@ -110,7 +145,7 @@ pub struct WeixinConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct SandboxConfig {
     /// Listen address of the in-process sandbox.
-    pub listen: String,
+    pub listen: SocketAddr,
     /// Seed of the fault injector.
     pub seed: u64,
 }
@@ -146,7 +181,7 @@ pub struct SellerConfig {
     /// Drawer (the tax-bureau account's name).
     pub drawer: String,
     /// `digital_ordinary` or `digital_special`.
-    pub kind: String,
+    pub kind: InvoiceKind,
     /// Card: short title (≤ 9 characters).
     pub card_title: String,
     /// Card: logo URL.
@@ -157,7 +192,7 @@ pub struct SellerConfig {
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuerConfig {
     /// `sandbox`, `gateway` or `nuonuo`.
-    pub kind: String,
+    pub kind: IssuerKind,
     /// Gateway URL (kind `gateway`).
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
@@ -245,7 +280,7 @@ impl Config {
 
     /// Whether Weixin is the in-process sandbox.
     pub fn is_sandbox(&self) -> bool {
-        self.weixin.mode == "sandbox"
+        self.weixin.mode == WeixinMode::Sandbox
     }
 
     /// Checks everything and builds the use cases' settings.
@@ -253,25 +288,7 @@ impl Config {
     /// # Errors
     /// The first [`ConfigError`] found, naming the key and the rule.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
-        match self.weixin.mode.as_str() {
-            "sandbox" | "live" => {}
-            other => {
-                return Err(err(
-                    "weixin.mode",
-                    format!("{other:?} is not sandbox or live"),
-                ));
-            }
-        }
-        if !matches!(
-            self.weixin.callback.mode.as_str(),
-            "plain" | "compatible" | "safe"
-        ) {
-            return Err(err(
-                "weixin.callback.mode",
-                "must be plain, compatible or safe",
-            ));
-        }
-        if self.weixin.callback.mode != "plain"
+        if self.weixin.callback.mode != CallbackMode::Plain
             && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {
             return Err(err(
@@ -331,16 +348,7 @@ impl Config {
                 &seller.drawer,
             )
             .map_err(|e| err(&prefix, e))?;
-            let kind = match seller.kind.as_str() {
-                "digital_ordinary" => InvoiceKind::DigitalOrdinary,
-                "digital_special" => InvoiceKind::DigitalSpecial,
-                other => {
-                    return Err(err(
-                        format!("{prefix}.kind"),
-                        format!("{other:?} is not digital_ordinary or digital_special"),
-                    ));
-                }
-            };
+            let kind = seller.kind;
             let card_template = CardTemplate {
                 payee: seller.name.clone(),
                 invoice_type: kind.face_title().to_owned(),
@@ -417,6 +425,24 @@ mod tests {
     }
 
     #[test]
+    fn typed_values_are_parsed_at_load() {
+        let config = Config::from_toml(
+            "[server]\nlisten = \"0.0.0.0:9000\"\n[weixin]\nmode = \"live\"\n\
+             [weixin.callback]\nmode = \"compatible\"\n[issuer]\nkind = \"gateway\"",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.server.listen, SocketAddr::from(([0, 0, 0, 0], 9000)));
+        assert_eq!(config.weixin.mode, WeixinMode::Live);
+        assert!(!config.is_sandbox());
+        assert_eq!(config.weixin.callback.mode, CallbackMode::Compatible);
+        assert_eq!(config.issuer.kind, IssuerKind::Gateway);
+        assert_eq!(
+            config.sellers.get("store-01").map(|s| s.kind),
+            Some(InvoiceKind::DigitalOrdinary)
+        );
+    }
+
+    #[test]
     fn debug_never_prints_a_secret() {
         let config = Config::from_toml("").unwrap_or_else(|e| panic!("{e}"));
         let text = format!("{config:?}");
@@ -456,6 +482,19 @@ mod tests {
             "invoicing.default_page_style",
         );
         check("[weixin]\nmode = \"live\"", "server.api_key");
+        // Modes, kinds and addresses are parsed at load: a typo is an error naming the key,
+        // never a silent fallback.
+        check(
+            "[weixin.callback]\nmode = \"safe-ish\"",
+            "weixin.callback.mode",
+        );
+        check("[issuer]\nkind = \"nuonuo2\"", "issuer.kind");
+        check("[server]\nlisten = \"localhost:80:80\"", "server.listen");
+        check("[sandbox]\nlisten = \"nowhere\"", "sandbox.listen");
+        check(
+            "[sellers.store-01]\nkind = \"paper\"",
+            "sellers.store-01.kind",
+        );
         check(
             "[weixin.callback]\nencoding_aes_key = \"short\"",
             "weixin.callback.encoding_aes_key",

@@ -1,8 +1,8 @@
 //! The application's error type.
 
-use fapiao_domain::order::{TransitionError, errcode_hint};
-use fapiao_domain::ports::{IssueError, RepositoryError};
-use fapiao_domain::weixin::WeixinError;
+use fapiao_domain::order::TransitionError;
+use fapiao_domain::ports::{IssueError, PushError, RepositoryError};
+use fapiao_domain::weixin::{WeixinError, errcode_hint};
 
 /// A use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,9 @@ pub enum AppError {
     /// The tax platform failed.
     #[error(transparent)]
     Issuer(#[from] IssueError),
+    /// A push failed verification; nothing was stored.
+    #[error("push refused: {0}")]
+    Push(#[from] PushError),
 }
 
 impl AppError {

@@ -6,6 +6,7 @@
 //! socket and never installs a global tracing subscriber.
 
 pub mod config;
+pub mod crash;
 pub mod error;
 pub mod http;
 pub mod qr;
@@ -19,6 +20,6 @@ pub use http::{AppState, HttpSettings, router};
 pub use runner::{Runner, RunnerSettings};
 pub use service::{
     DoctorCheck, DoctorReport, EventOutcome, FrontendAction, InvoiceService, JobOutcome, Ports,
-    SetupReport, SetupService, SetupStep, StartRequest, Started,
+    PushAccepted, SetupReport, SetupService, SetupStep, StartRequest, Started,
 };
 pub use settings::{Accounts, RetryPolicy, SellerSettings, Settings};

@@ -10,6 +10,7 @@ pub mod capital;
 pub mod ids;
 pub mod invoice;
 pub mod money;
+mod newtype;
 pub mod order;
 pub mod party;
 pub mod ports;

@@ -12,6 +12,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::capital;
+use crate::newtype::newtype_glue;
 
 /// Most fractional digits a [`UnitPrice`] or [`Quantity`] may carry (Nuonuo and legacy
 /// tax-control clients: "精确到小数点后8位").
@@ -323,30 +324,7 @@ impl UnitPrice {
     }
 }
 
-impl fmt::Display for UnitPrice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for UnitPrice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UnitPrice({})", self.0)
-    }
-}
-
-impl TryFrom<String> for UnitPrice {
-    type Error = MoneyError;
-    fn try_from(value: String) -> Result<Self, MoneyError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<UnitPrice> for String {
-    fn from(value: UnitPrice) -> String {
-        value.to_string()
-    }
-}
+newtype_glue!(decimal UnitPrice, MoneyError);
 
 /// A quantity (数量): non-zero, at most 8 fractional digits; negative only on red invoices (the
 /// invoice lines check the sign against the direction). Displayed and serialised as a string
@@ -398,30 +376,7 @@ impl Quantity {
     }
 }
 
-impl fmt::Display for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for Quantity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Quantity({})", self.0)
-    }
-}
-
-impl TryFrom<String> for Quantity {
-    type Error = MoneyError;
-    fn try_from(value: String) -> Result<Self, MoneyError> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Quantity> for String {
-    fn from(value: Quantity) -> String {
-        value.to_string()
-    }
-}
+newtype_glue!(decimal Quantity, MoneyError);
 
 #[cfg(test)]
 mod tests;

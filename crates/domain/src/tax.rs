@@ -11,12 +11,11 @@
 //! per line, `|round2(数量 × 单价) − 金额| ≤ 0.01` per line, and the per-line errors, each rounded
 //! to the fen, summing to at most ±1.27 per invoice.
 
-use std::fmt;
-
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{Fen, Quantity, UnitPrice, round2};
+use crate::newtype::newtype_glue;
 
 /// Largest `|金额 × r − 税额|` a line may have ("税额允许误差为0.06").
 pub const LINE_TAX_TOLERANCE: Fen = Fen::new(6);
@@ -232,30 +231,7 @@ impl TaxRate {
     }
 }
 
-impl fmt::Display for TaxRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.code())
-    }
-}
-
-impl fmt::Debug for TaxRate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TaxRate({})", self.code())
-    }
-}
-
-impl TryFrom<String> for TaxRate {
-    type Error = TaxError;
-    fn try_from(value: String) -> Result<Self, TaxError> {
-        TaxRate::parse(&value)
-    }
-}
-
-impl From<TaxRate> for String {
-    fn from(value: TaxRate) -> String {
-        value.code()
-    }
-}
+newtype_glue!(text TaxRate, TaxError, code);
 
 /// Whether a line's unit price and amount include tax (含税标志).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -711,6 +711,32 @@ pub fn classify_errcode(errcode: i64) -> ErrorClass {
     }
 }
 
+/// What an operator should know about an errcode that lands an order in needs-attention.
+pub fn errcode_hint(errcode: i64) -> Option<&'static str> {
+    Some(match errcode {
+        72035 => {
+            "the order was rejected with rejectinsert and can never get a card; reverse the invoice or reissue under a new order id"
+        }
+        72042 => "this invoice number is already on a card (another order or buyer)",
+        72038 => {
+            "Weixin has no authorization for this order_id, appid and s_pappid; check that they come from setup"
+        }
+        72056 | 72018 => {
+            "a card was already inserted for this order_id; a reissue needs a new order id and a new authorization"
+        }
+        72063 => "the merchant contact is not set; run setup",
+        72029 => "the auth page fields are not set; run setup",
+        72028 => "the WeChat Pay merchant id is not bound; run setup",
+        72015 | 48001 => "the account lacks the e-invoice permission for this call",
+        72040 => "Weixin rejected the PDF",
+        40078 => {
+            "the card template is not usable yet (card capability, or too soon after createcard)"
+        }
+        72039 | 72060 | 72061 => "the card is locked, closed or cancelled by a reimburser",
+        _ => return None,
+    })
+}
+
 /// A failed Weixin call.
 #[derive(Debug, thiserror::Error)]
 pub enum WeixinError {

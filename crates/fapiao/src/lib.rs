@@ -13,9 +13,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use fapiao_app::config::{AccountConfig, CallbackMode, IssuerKind, WeixinMode};
 use fapiao_app::{
-    AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings, SetupService,
+    Accounts, AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings,
+    Settings, SetupService,
 };
 use fapiao_domain::ids::AppId;
 use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupStore};
@@ -34,7 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use system::{RandomIds, SystemClock};
+pub use fapiao_weixin::SystemClock;
+pub use system::RandomIds;
 
 /// What [`start`] needs besides the configuration.
 #[derive(Debug, Clone, Default)]
@@ -129,38 +132,36 @@ pub async fn database(config: &Config) -> anyhow::Result<Database> {
     Ok(db)
 }
 
-fn push_mode(code: &str) -> PushMode {
-    match code {
-        "plain" => PushMode::Plain,
-        "compatible" => PushMode::Compatible,
-        _ => PushMode::Safe,
+fn push_mode(mode: CallbackMode) -> PushMode {
+    match mode {
+        CallbackMode::Plain => PushMode::Plain,
+        CallbackMode::Compatible => PushMode::Compatible,
+        CallbackMode::Safe => PushMode::Safe,
     }
 }
 
-fn sandbox_push_mode(code: &str) -> fapiao_sandbox::PushMode {
-    match code {
-        "plain" => fapiao_sandbox::PushMode::Plain,
-        "compatible" => fapiao_sandbox::PushMode::Compatible,
-        _ => fapiao_sandbox::PushMode::Safe,
+fn sandbox_push_mode(mode: CallbackMode) -> fapiao_sandbox::PushMode {
+    match mode {
+        CallbackMode::Plain => fapiao_sandbox::PushMode::Plain,
+        CallbackMode::Compatible => fapiao_sandbox::PushMode::Compatible,
+        CallbackMode::Safe => fapiao_sandbox::PushMode::Safe,
     }
 }
 
 /// The sandbox's accounts: the merchant's configured accounts, pushing to `callback_url`.
 pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
     let weixin = &config.weixin;
-    let account = |account: &fapiao_app::config::AccountConfig, role, name: &str| {
-        fapiao_sandbox::AccountConfig {
-            appid: account.appid.clone(),
-            secret: account.secret.expose().to_owned(),
-            role,
-            name: name.to_owned(),
-            original_id: None,
-            callback_url: (role == fapiao_domain::AccountRole::OfficialAccount)
-                .then(|| callback_url.to_owned()),
-            token: weixin.callback.token.expose().to_owned(),
-            encoding_aes_key: Some(weixin.callback.encoding_aes_key.expose().to_owned()),
-            push_mode: sandbox_push_mode(&weixin.callback.mode),
-        }
+    let account = |account: &AccountConfig, role, name: &str| fapiao_sandbox::AccountConfig {
+        appid: account.appid.clone(),
+        secret: account.secret.expose().to_owned(),
+        role,
+        name: name.to_owned(),
+        original_id: None,
+        callback_url: (role == fapiao_domain::AccountRole::OfficialAccount)
+            .then(|| callback_url.to_owned()),
+        token: weixin.callback.token.expose().to_owned(),
+        encoding_aes_key: Some(weixin.callback.encoding_aes_key.expose().to_owned()),
+        push_mode: sandbox_push_mode(weixin.callback.mode),
     };
     let seller_name = config
         .sellers
@@ -195,25 +196,24 @@ pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
 
 fn weixin_client(
     config: &Config,
+    accounts: &Accounts,
     base_url: &str,
     cache: Arc<SeaOrmTokenCache>,
 ) -> anyhow::Result<ReqwestWeixinClient> {
     let weixin = &config.weixin;
-    let account = |key: &str, a: &fapiao_app::config::AccountConfig| -> anyhow::Result<Account> {
-        let appid =
-            AppId::parse(&a.appid).map_err(|e| anyhow::anyhow!("{key}.appid: {}", e.rule))?;
-        Ok(Account::new(appid, a.secret.expose().to_owned()))
+    let account = |appid: &AppId, a: &AccountConfig| {
+        Account::new(appid.clone(), a.secret.expose().to_owned())
     };
     let mut client_config = WeixinConfig::new(account(
-        "weixin.official_account",
+        &accounts.official_account,
         &weixin.official_account,
-    )?)
+    ))
     .with_base_url(base_url);
-    if let Some(mp) = &weixin.mini_program {
-        client_config = client_config.with_account(account("weixin.mini_program", mp)?);
+    if let (Some(appid), Some(mp)) = (&accounts.mini_program, &weixin.mini_program) {
+        client_config = client_config.with_account(account(appid, mp));
     }
-    if let Some(app) = &weixin.open_platform_app {
-        client_config = client_config.with_account(account("weixin.open_platform_app", app)?);
+    if let (Some(appid), Some(app)) = (&accounts.open_platform_app, &weixin.open_platform_app) {
+        client_config = client_config.with_account(account(appid, app));
     }
     client_config.token_endpoint = if weixin.stable_token {
         TokenEndpoint::Stable
@@ -221,15 +221,14 @@ fn weixin_client(
         TokenEndpoint::Classic
     };
     client_config.request_timeout = Duration::from_millis(weixin.timeout_ms.max(100));
-    ReqwestWeixinClient::with_cache(client_config, cache, Arc::new(fapiao_weixin::SystemClock))
+    ReqwestWeixinClient::with_cache(client_config, cache, Arc::new(SystemClock))
         .map_err(|e| anyhow::anyhow!("building the Weixin client: {e}"))
 }
 
-fn push_receiver(config: &Config) -> anyhow::Result<PushReceiver> {
+fn push_receiver(config: &Config, accounts: &Accounts) -> anyhow::Result<PushReceiver> {
     let callback = &config.weixin.callback;
-    let appid = AppId::parse(&config.weixin.official_account.appid)
-        .map_err(|e| anyhow::anyhow!("weixin.official_account.appid: {}", e.rule))?;
-    let mode = push_mode(&callback.mode);
+    let appid = accounts.official_account.clone();
+    let mode = push_mode(callback.mode);
     let keys = if mode == PushMode::Plain {
         None
     } else {
@@ -283,124 +282,62 @@ impl RandomIds {
     }
 }
 
-/// Builds everything and starts serving.
+/// The adapters wired for one configuration: what the use cases run on.
+#[derive(Debug, Clone)]
+pub struct Wiring {
+    /// The validated settings of the use cases.
+    pub settings: Settings,
+    /// The ports.
+    pub ports: Ports,
+    /// The sandbox issuer when `issuer.kind = "sandbox"` (the witness of what was issued).
+    pub sandbox_issuer: Option<Arc<SandboxIssuer>>,
+}
+
+/// Builds the ports of `config` on `db`, calling Weixin at `weixin_base_url`: the Weixin
+/// client on the shared token cache, the push receiver, the issuer of `issuer.kind`, and the
+/// storage adapters. Binds nothing and starts nothing.
 ///
 /// # Errors
-/// Configuration, database, binding or wiring failures, with the key or step named.
-pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
+/// Configuration or wiring failures, naming the key.
+pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Result<Wiring> {
     let settings = config.settings()?;
-    let db = match options.database {
-        Some(db) => {
-            db.migrate().await.context("applying migrations")?;
-            db
-        }
-        None => database(&config).await?,
-    };
-    let listen: SocketAddr = match options.listen {
-        Some(addr) => addr,
-        None => config.server.listen.parse().with_context(|| {
-            format!(
-                "server.listen: {:?} is not an address",
-                config.server.listen
-            )
-        })?,
-    };
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen} (server.listen)"))?;
-    let addr = listener.local_addr()?;
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let mut tasks = Vec::new();
-
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
-
-    let (base_url, sandbox_addr) = if config.is_sandbox() {
-        let sandbox_listen: SocketAddr = match options.sandbox_listen {
-            Some(addr) => addr,
-            None => config.sandbox.listen.parse().with_context(|| {
-                format!(
-                    "sandbox.listen: {:?} is not an address",
-                    config.sandbox.listen
-                )
-            })?,
-        };
-        let sandbox_listener = TcpListener::bind(sandbox_listen)
-            .await
-            .with_context(|| format!("binding the sandbox on {sandbox_listen} (sandbox.listen)"))?;
-        let sandbox_addr = sandbox_listener.local_addr()?;
-        let sandbox = sandbox_config(&config, &format!("http://{addr}/weixin/callback"));
-        let mut stop = shutdown_rx.clone();
-        tasks.push(tokio::spawn(async move {
-            tokio::select! {
-                result = fapiao_sandbox::serve(sandbox_listener, sandbox) => {
-                    if let Err(e) = result { tracing::error!(error = %e, "weixin sandbox stopped"); }
-                }
-                _ = stop.changed() => {}
-            }
-        }));
-        (format!("http://{sandbox_addr}"), Some(sandbox_addr))
-    } else if config.weixin.base_url.is_empty() {
-        (fapiao_weixin::LIVE_BASE_URL.to_owned(), None)
-    } else {
-        (config.weixin.base_url.clone(), None)
-    };
-
-    if config.is_sandbox() && !options.skip_setup {
-        // The in-process sandbox starts empty every time: the tokens, tickets and card
-        // templates an earlier one minted mean nothing to it, so they are forgotten and the
-        // setup below runs from the start. (Setup and doctor skip setup and leave them be, so
-        // they never disturb a running instance.)
-        SeaOrmTokenCache::new(db.clone())
-            .clear_prefix("fapiao:weixin:")
-            .await
-            .context("clearing the sandbox's cached tokens")?;
-        SeaOrmSetupStore::new(db.clone())
-            .save(&SetupState::default())
-            .await
-            .context("resetting the sandbox's setup state")?;
-    }
     let weixin = Arc::new(weixin_client(
-        &config,
-        &base_url,
+        config,
+        &settings.accounts,
+        weixin_base_url,
         Arc::new(SeaOrmTokenCache::new(db.clone())),
     )?);
-    let decoder = Arc::new(push_receiver(&config)?);
-    let numbering = Arc::new(SeaOrmInvoiceNumbering::new(db.clone()));
+    let decoder = Arc::new(push_receiver(config, &settings.accounts)?);
     let (issuer, sandbox_issuer): (Arc<dyn InvoiceIssuer>, Option<Arc<SandboxIssuer>>) =
-        match config.issuer.kind.as_str() {
-            "sandbox" => {
+        match config.issuer.kind {
+            IssuerKind::Sandbox => {
                 let ledger = Arc::new(ledger::DatabaseSandboxLedger::new(
                     fapiao_storage::SeaOrmSandboxLedgerStore::new(db.clone()),
                 ));
+                let numbering = Arc::new(SeaOrmInvoiceNumbering::new(db.clone()));
                 let issuer = Arc::new(
                     SandboxIssuer::with_ledger(numbering, clock.clone(), ledger)
                         .context("loading the sandbox issuer's font")?,
                 );
                 (issuer.clone(), Some(issuer))
             }
-            "gateway" => (Arc::new(gateway_issuer(&config, clock.clone())?), None),
-            "nuonuo" => {
-                let emulator = nuonuo::start_emulator(&config, shutdown_rx.clone()).await?;
-                let url = emulator.as_ref().map(|(url, _)| url.clone());
-                tasks.extend(emulator.map(|(_, task)| task));
+            IssuerKind::Gateway => (Arc::new(gateway_issuer(config, clock.clone())?), None),
+            IssuerKind::Nuonuo => {
                 let cache = Arc::new(SeaOrmTokenCache::new(db.clone()));
-                let issuer =
-                    nuonuo::nuonuo_issuer(&config, url.as_deref(), cache, clock.clone()).await?;
-                (Arc::new(issuer), None)
-            }
-            other => {
-                bail!(
-                    "issuer.kind: {other:?} is not supported by this build (sandbox, gateway, nuonuo)"
+                (
+                    Arc::new(nuonuo::nuonuo_issuer(config, cache, clock.clone())?),
+                    None,
                 )
             }
         };
-    let orders = Arc::new(SeaOrmOrderRepository::new(db.clone()));
     let ports = Ports {
         merchant: weixin.clone(),
         platform: weixin,
+        decoder,
         issuer,
-        orders,
+        orders: Arc::new(SeaOrmOrderRepository::new(db.clone())),
         jobs: Arc::new(SeaOrmJobQueue::new(db.clone())),
         // Pushes arriving together are stored in one transaction each batch.
         inbox: Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(db.clone()))),
@@ -408,6 +345,146 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         clock,
         ids,
     };
+    Ok(Wiring {
+        settings,
+        ports,
+        sandbox_issuer,
+    })
+}
+
+/// Where live mode calls Weixin: `weixin.base_url`, or Weixin itself when it is empty.
+pub fn live_weixin_base_url(config: &Config) -> String {
+    if config.weixin.base_url.is_empty() {
+        fapiao_weixin::LIVE_BASE_URL.to_owned()
+    } else {
+        config.weixin.base_url.clone()
+    }
+}
+
+/// Binds `addr`, naming the configuration key in the error.
+async fn bind(addr: SocketAddr, key: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr} ({key})"))
+}
+
+/// Starts the in-process Weixin sandbox of the sandbox profile on `listener`, pushing to
+/// `callback_url`, until `stop` changes. Embedding hosts call it to run the sandbox profile
+/// beside their own routes.
+pub fn spawn_sandbox(
+    config: &Config,
+    listener: TcpListener,
+    callback_url: &str,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let sandbox = sandbox_config(config, callback_url);
+    tokio::spawn(async move {
+        tokio::select! {
+            result = fapiao_sandbox::serve(listener, sandbox) => {
+                if let Err(e) = result { tracing::error!(error = %e, "weixin sandbox stopped"); }
+            }
+            _ = stop.changed() => {}
+        }
+    })
+}
+
+/// The in-process sandbox starts empty every time: the Weixin tokens, tickets and card templates
+/// an earlier one minted mean nothing to it, so they are forgotten and setup runs from the start
+/// (a tax platform's tokens, scarce and still valid, are kept).
+/// (Setup and doctor skip setup and leave them be, so they never disturb a running instance.)
+///
+/// # Errors
+/// Storage errors.
+pub async fn forget_sandbox_setup(db: &Database) -> anyhow::Result<()> {
+    SeaOrmTokenCache::new(db.clone())
+        .clear_prefix("fapiao:weixin:")
+        .await
+        .context("clearing the sandbox's cached tokens")?;
+    SeaOrmSetupStore::new(db.clone())
+        .save(&SetupState::default())
+        .await
+        .context("resetting the sandbox's setup state")
+}
+
+/// Serves `router` on `listener` until `stop` changes.
+fn spawn_server(
+    listener: TcpListener,
+    router: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let graceful = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await
+        {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    })
+}
+
+/// Builds everything and starts serving: the database, the in-process sandbox (sandbox
+/// profile), the [`wire`]d ports, the HTTP service, the sandbox profile's setup and the runner.
+///
+/// # Errors
+/// Configuration, database, binding or wiring failures, with the key or step named.
+pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Running> {
+    // Validate before touching the database or a socket.
+    config.settings()?;
+    let db = match options.database {
+        Some(db) => {
+            db.migrate().await.context("applying migrations")?;
+            db
+        }
+        None => database(&config).await?,
+    };
+    let listener = bind(
+        options.listen.unwrap_or(config.server.listen),
+        "server.listen",
+    )
+    .await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let (base_url, sandbox_addr) = match config.weixin.mode {
+        WeixinMode::Sandbox => {
+            let sandbox_listener = bind(
+                options.sandbox_listen.unwrap_or(config.sandbox.listen),
+                "sandbox.listen",
+            )
+            .await?;
+            let sandbox_addr = sandbox_listener.local_addr()?;
+            tasks.push(spawn_sandbox(
+                &config,
+                sandbox_listener,
+                &format!("http://{addr}/weixin/callback"),
+                shutdown_rx.clone(),
+            ));
+            if !options.skip_setup {
+                forget_sandbox_setup(&db).await?;
+            }
+            (format!("http://{sandbox_addr}"), Some(sandbox_addr))
+        }
+        WeixinMode::Live => (live_weixin_base_url(&config), None),
+    };
+
+    // `issuer.nuonuo.environment = "emulator"`: the Nuonuo emulator runs in-process and the
+    // issuer is pointed at it.
+    let config = match nuonuo::start_emulator(&config, shutdown_rx.clone()).await? {
+        Some((url, task)) => {
+            tasks.push(task);
+            nuonuo::pointed_at(config, &url)
+        }
+        None => config,
+    };
+    let Wiring {
+        settings,
+        ports,
+        sandbox_issuer,
+    } = wire(&config, &db, &base_url)?;
     let work = Arc::new(Notify::new());
     let metrics = metrics_handle().map(|handle| {
         let render: fapiao_app::http::MetricsRender = Arc::new(move || handle.render());
@@ -421,28 +498,12 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             .trim_end_matches('/')
             .to_owned(),
     };
-    let state = AppState::new(
-        settings.clone(),
-        http,
-        ports.clone(),
-        decoder,
-        metrics,
-        work.clone(),
-    );
-
-    let router = fapiao_app::router(state.clone());
-    let mut stop = shutdown_rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let graceful = async move {
-            let _ = stop.changed().await;
-        };
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await
-        {
-            tracing::error!(error = %e, "http server stopped");
-        }
-    }));
+    let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone());
+    tasks.push(spawn_server(
+        listener,
+        fapiao_app::router(state.clone()),
+        shutdown_rx.clone(),
+    ));
 
     if config.is_sandbox() && !options.skip_setup {
         let setup = SetupService::new(ports.clone(), settings.clone());
@@ -455,13 +516,13 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         }
     }
 
-    let runner_settings = RunnerSettings {
-        worker_id: worker_id(&config),
-        concurrency: config.runner.concurrency.max(1),
-        lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
-        ..RunnerSettings::default()
-    };
     if !options.skip_runner {
+        let runner_settings = RunnerSettings {
+            worker_id: worker_id(&config),
+            concurrency: config.runner.concurrency.max(1),
+            lease: Duration::from_secs(config.runner.lease_seconds.max(1)),
+            ..RunnerSettings::default()
+        };
         let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
         tasks.push(tokio::spawn(runner.run(shutdown_rx)));
     }

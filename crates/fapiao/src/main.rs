@@ -152,24 +152,26 @@ async fn main() -> anyhow::Result<()> {
 
 /// The Nuonuo issuer's `doctor` lines when `issuer.kind = "nuonuo"`; whether they passed.
 async fn nuonuo_doctor(config: &Config) -> anyhow::Result<bool> {
-    if config.issuer.kind != "nuonuo" {
+    if config.issuer.kind != fapiao_app::config::IssuerKind::Nuonuo {
         return Ok(true);
     }
     let db = fapiao::database(config).await?;
     // With environment = "emulator", doctor runs its own emulator unless a serving instance
     // already holds the address.
     let (_stop, stop) = tokio::sync::watch::channel(false);
-    let emulator = match fapiao::nuonuo::start_emulator(config, stop).await {
-        Ok(started) => started.map(|(url, _)| url),
-        Err(_) => Some(format!("http://{}", config.issuer.nuonuo.emulator_listen)),
+    let config = match fapiao::nuonuo::start_emulator(config, stop).await {
+        Ok(Some((url, _))) => fapiao::nuonuo::pointed_at(config.clone(), &url),
+        Ok(None) => config.clone(),
+        Err(_) => {
+            let url = format!("http://{}", config.issuer.nuonuo.emulator_listen);
+            fapiao::nuonuo::pointed_at(config.clone(), &url)
+        }
     };
     let issuer = fapiao::nuonuo::nuonuo_issuer(
-        config,
-        emulator.as_deref(),
+        &config,
         std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(db)),
         std::sync::Arc::new(fapiao::SystemClock),
-    )
-    .await?;
+    )?;
     let mut healthy = true;
     for (ok, name, detail) in fapiao::nuonuo::doctor(&issuer).await {
         healthy &= ok;
@@ -233,7 +235,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Weixin's URL check against the public callback URL: a signed GET must echo `echostr`.
+/// Weixin's URL check against the public callback URL: a signed GET must echo its text.
 async fn callback_check(config: &Config) -> (bool, String) {
     let url = format!(
         "{}/weixin/callback",
@@ -245,11 +247,12 @@ async fn callback_check(config: &Config) -> (bool, String) {
         .unwrap_or_default()
         .to_string();
     let nonce = "fapiaodoctor";
-    let echostr = format!("doctor{timestamp}");
-    let signature = fapiao_weixin::crypto::url_signature(
+    let echo = format!("doctor{timestamp}");
+    let query = fapiao_weixin::seal::url_check_query(
         config.weixin.callback.token.expose(),
         &timestamp,
         nonce,
+        &echo,
     );
     let client = match reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -258,20 +261,13 @@ async fn callback_check(config: &Config) -> (bool, String) {
         Ok(client) => client,
         Err(e) => return (false, format!("cannot build an HTTP client: {e}")),
     };
-    let request = client.get(&url).query(&[
-        ("signature", signature.as_str()),
-        ("timestamp", &timestamp),
-        ("nonce", nonce),
-        ("echostr", &echostr),
-    ]);
+    let request = client.get(format!("{url}?{query}"));
     match request.send().await {
         Ok(response) if response.status().is_success() => match response.text().await {
-            Ok(body) if body == echostr => (true, format!("{url} answers Weixin's URL check")),
+            Ok(body) if body == echo => (true, format!("{url} answers Weixin's URL check")),
             Ok(body) => (
                 false,
-                format!(
-                    "{url} answered {body:?} instead of the echostr: check weixin.callback.token"
-                ),
+                format!("{url} answered {body:?} instead of the echo: check weixin.callback.token"),
             ),
             Err(e) => (false, format!("{url}: {e}")),
         },

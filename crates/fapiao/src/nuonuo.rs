@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use fapiao_app::Config;
+use fapiao_app::config::{NuonuoAppType, NuonuoEnvironment};
 use fapiao_domain::ports::{Clock, TokenCache};
 use fapiao_issuer::nuonuo::{
     PRODUCTION_SERVICES_URL, SANDBOX_SERVICES_URL, TOKEN_URL, TokenPolicy,
@@ -19,40 +20,28 @@ use tokio::task::JoinHandle;
 
 const KEY: &str = "issuer.nuonuo";
 
-/// The adapter configuration of `[issuer.nuonuo]`; `emulator_url` is the in-process emulator's
-/// base URL when one was started.
+/// The adapter configuration of `[issuer.nuonuo]`. With `environment = "emulator"`,
+/// `services_url` must point at the emulator ([`pointed_at`] sets it for the in-process one).
 ///
 /// # Errors
 /// The first refused setting, naming its key.
-pub fn nuonuo_config(config: &Config, emulator_url: Option<&str>) -> anyhow::Result<NuonuoConfig> {
+pub fn nuonuo_config(config: &Config) -> anyhow::Result<NuonuoConfig> {
     let nuonuo = &config.issuer.nuonuo;
     let emulator = NuonuoEmulatorConfig::default();
-    let (services, token) = match (nuonuo.environment.as_str(), emulator_url) {
-        (_, _) if !nuonuo.services_url.is_empty() => (
-            nuonuo.services_url.clone(),
-            if nuonuo.token_url.is_empty() {
-                TOKEN_URL.to_owned()
-            } else {
-                nuonuo.token_url.clone()
-            },
-        ),
-        ("emulator", Some(base)) => (
-            format!("{base}/open/v1/services"),
-            format!("{base}/accessToken"),
-        ),
-        ("sandbox", _) => (SANDBOX_SERVICES_URL.to_owned(), TOKEN_URL.to_owned()),
-        ("production", _) => (PRODUCTION_SERVICES_URL.to_owned(), TOKEN_URL.to_owned()),
-        ("emulator", None) => {
+    let services = match (nuonuo.environment, nuonuo.services_url.as_str()) {
+        (_, url) if !url.is_empty() => url.to_owned(),
+        (NuonuoEnvironment::Sandbox, _) => SANDBOX_SERVICES_URL.to_owned(),
+        (NuonuoEnvironment::Production, _) => PRODUCTION_SERVICES_URL.to_owned(),
+        (NuonuoEnvironment::Emulator, _) => {
             bail!("{KEY}.services_url: set it to the emulator's …/open/v1/services")
         }
-        (other, _) => bail!("{KEY}.environment: {other:?} is not sandbox, production or emulator"),
     };
     let token = if nuonuo.token_url.is_empty() {
-        token
+        TOKEN_URL.to_owned()
     } else {
         nuonuo.token_url.clone()
     };
-    let is_emulator = nuonuo.environment == "emulator";
+    let is_emulator = nuonuo.environment == NuonuoEnvironment::Emulator;
     let app_key = match nuonuo.app_key.as_str() {
         "" if is_emulator => emulator.app_key.clone(),
         key => key.to_owned(),
@@ -92,17 +81,13 @@ pub fn nuonuo_config(config: &Config, emulator_url: Option<&str>) -> anyhow::Res
     };
     let mut adapter =
         NuonuoConfig::new(&services, &token, &app_key, app_secret, &seller_tax_id).map_err(name)?;
-    match nuonuo.app_type.as_str() {
-        "self_use" => {}
-        "isv" => {
-            adapter = adapter
-                .with_isv(
-                    &nuonuo.isv_user_id,
-                    nuonuo.isv_refresh_token.expose().to_owned(),
-                )
-                .map_err(name)?;
-        }
-        other => bail!("{KEY}.app_type: {other:?} is not self_use or isv"),
+    if nuonuo.app_type == NuonuoAppType::Isv {
+        adapter = adapter
+            .with_isv(
+                &nuonuo.isv_user_id,
+                nuonuo.isv_refresh_token.expose().to_owned(),
+            )
+            .map_err(name)?;
     }
     if nuonuo.token_budget == 0 || nuonuo.token_reserve >= nuonuo.token_budget {
         bail!("{KEY}.token_reserve: must be below token_budget, which must be at least 1");
@@ -130,10 +115,10 @@ pub async fn start_emulator(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<(String, JoinHandle<()>)>> {
     let nuonuo = &config.issuer.nuonuo;
-    if nuonuo.environment != "emulator" || !nuonuo.services_url.is_empty() {
+    if nuonuo.environment != NuonuoEnvironment::Emulator || !nuonuo.services_url.is_empty() {
         return Ok(None);
     }
-    let listener = TcpListener::bind(&nuonuo.emulator_listen)
+    let listener = TcpListener::bind(nuonuo.emulator_listen)
         .await
         .with_context(|| {
             format!(
@@ -160,27 +145,24 @@ pub async fn start_emulator(
     Ok(Some((base, task)))
 }
 
-/// The Nuonuo issuer on the shared token cache; publishes its token budget once.
+/// `config` with the Nuonuo endpoints at the emulator served at `base_url`.
+pub fn pointed_at(mut config: Config, base_url: &str) -> Config {
+    config.issuer.nuonuo.services_url = format!("{base_url}/open/v1/services");
+    config.issuer.nuonuo.token_url = format!("{base_url}/accessToken");
+    config
+}
+
+/// The Nuonuo issuer on the shared token cache.
 ///
 /// # Errors
 /// A refused setting naming its key, or an HTTP client that cannot be built.
-pub async fn nuonuo_issuer(
+pub fn nuonuo_issuer(
     config: &Config,
-    emulator_url: Option<&str>,
     cache: Arc<dyn TokenCache>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<NuonuoIssuer> {
-    let adapter = nuonuo_config(config, emulator_url)?;
-    let issuer = NuonuoIssuer::new(adapter, cache, clock).context("building the Nuonuo issuer")?;
-    match issuer.token_budget().await {
-        Ok(budget) => tracing::info!(
-            used = budget.used,
-            limit = budget.limit,
-            "nuonuo token calls in the last 30 days"
-        ),
-        Err(error) => tracing::warn!(error = %error, "nuonuo token budget not readable"),
-    }
-    Ok(issuer)
+    let adapter = nuonuo_config(config)?;
+    NuonuoIssuer::new(adapter, cache, clock).context("building the Nuonuo issuer")
 }
 
 /// `doctor`'s Nuonuo lines: a harmless signed call, then the token budget it left.
@@ -226,7 +208,15 @@ mod tests {
     fn check(toml: &str) -> Result<NuonuoConfig, String> {
         let config = Config::from_toml(&format!("[issuer]\nkind = \"nuonuo\"\n{toml}"))
             .map_err(|e| e.to_string())?;
-        nuonuo_config(&config, Some("http://127.0.0.1:9")).map_err(|e| format!("{e:#}"))
+        nuonuo_config(&pointed_or_not(config)).map_err(|e| format!("{e:#}"))
+    }
+
+    fn pointed_or_not(config: Config) -> Config {
+        if config.issuer.nuonuo.environment == NuonuoEnvironment::Emulator {
+            pointed_at(config, "http://127.0.0.1:9")
+        } else {
+            config
+        }
     }
 
     #[test]
@@ -253,9 +243,10 @@ mod tests {
                 .unwrap_err()
                 .starts_with("issuer.nuonuo.seller_tax_id: 339901999999142 differs from sellers.store-01.tax_id")
         );
-        assert_eq!(
-            check("[issuer.nuonuo]\nenvironment = \"prod\"\n").unwrap_err(),
-            "issuer.nuonuo.environment: \"prod\" is not sandbox, production or emulator"
+        let unknown = check("[issuer.nuonuo]\nenvironment = \"prod\"\n").unwrap_err();
+        assert!(
+            unknown.contains("prod") && unknown.contains("issuer.nuonuo.environment"),
+            "{unknown}"
         );
         assert_eq!(
             check("[issuer.nuonuo]\napp_key = \"k\"\napp_secret = \"x\"\napp_type = \"isv\"\n")

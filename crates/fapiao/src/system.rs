@@ -1,24 +1,8 @@
-//! The real clock and id generator.
+//! The real id generator (the real clock is the Weixin adapter's `SystemClock`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use fapiao_domain::Timestamp;
 use fapiao_domain::ids::{IssueKey, OrderId, QrToken};
 use fapiao_domain::ports::{Clock, IdGenerator};
-
-/// Wall-clock time.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Timestamp::from_millis(millis)
-    }
-}
+use fapiao_weixin::SystemClock;
 
 const ALPHABET: &[u8; 36] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 

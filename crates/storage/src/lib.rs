@@ -7,16 +7,21 @@
 //!
 //! Start with [`Database::connect`] and [`Database::migrate`], then hand clones of the
 //! [`Database`] to the repositories ([`SeaOrmJobQueue::new`], …).
+//!
+//! The `testing` feature adds [`testing::TestDatabase`], a fresh SQLite file or PostgreSQL
+//! schema per test, for this crate's suite, the end-to-end suite and the bench.
 
 mod db;
 mod entity;
 mod error;
 mod migration;
 mod repo;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use db::{Backend, Database, DatabaseOptions, StorageError};
 pub use repo::{
-    GroupCommitInbox, INBOX_MAX_BATCH, IssuedDocument, LedgerRow, MAX_LIST_LIMIT,
-    SeaOrmDocumentStore, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue,
-    SeaOrmOrderRepository, SeaOrmSandboxLedgerStore, SeaOrmSetupStore, SeaOrmTokenCache,
+    GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_LIST_LIMIT, SeaOrmEventInbox,
+    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,
+    SeaOrmSetupStore, SeaOrmTokenCache,
 };

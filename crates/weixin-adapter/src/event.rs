@@ -9,13 +9,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use fapiao_domain::ports::{PushDecoder, PushError, PushQuery};
+use fapiao_domain::ports::{PushDecoder, PushError};
 use fapiao_domain::weixin::WeixinEvent;
 use fapiao_domain::{AppId, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{self, CryptoError, EncryptedReply, KeyRing, RANDOM_LEN};
-use crate::wire::{PushEnvelope, PushEvent, XmlError, XmlFields};
+use crate::wire::{PushEnvelope, PushEvent, PushQuery, XmlError, XmlFields};
 
 /// The default body limit: Weixin's pushes are well under 10 KB, compatible mode about 3×.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -358,17 +358,12 @@ impl From<ReceiveError> for PushError {
 }
 
 impl PushDecoder for PushReceiver {
-    fn verify_url(&self, query: &PushQuery) -> Result<String, PushError> {
-        Ok(PushReceiver::verify_url(self, query)?)
+    fn verify_url(&self, query: &str) -> Result<String, PushError> {
+        Ok(PushReceiver::verify_url(self, &PushQuery::parse(query))?)
     }
 
-    fn decode(
-        &self,
-        query: &PushQuery,
-        body: &[u8],
-        now: Timestamp,
-    ) -> Result<WeixinEvent, PushError> {
-        let push = self.receive(query, body, now)?;
+    fn decode(&self, query: &str, body: &[u8], now: Timestamp) -> Result<WeixinEvent, PushError> {
+        let push = self.receive(&PushQuery::parse(query), body, now)?;
         WeixinEvent::try_from(push.event).map_err(|e| PushError::Malformed(e.to_string()))
     }
 }

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod error;
 pub mod event;
 mod ports;
+pub mod seal;
 pub mod token;
 pub mod wire;
 

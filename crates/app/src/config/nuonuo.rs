@@ -2,16 +2,40 @@
 //! "nuonuo"`. The composition root turns them into the adapter's configuration and names the
 //! key of any refused value (`issuer.nuonuo.app_key: …`).
 
+use std::net::SocketAddr;
+
 use fapiao_domain::Secret;
 use serde::Deserialize;
+
+/// `issuer.nuonuo.environment`: which Nuonuo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NuonuoEnvironment {
+    /// Nuonuo's sandbox (`sandbox.nuonuocs.cn`).
+    Sandbox,
+    /// Production (`sdk.nuonuo.com`).
+    Production,
+    /// fapiao's Nuonuo emulator, started in-process on `emulator_listen` unless `services_url`
+    /// points elsewhere.
+    Emulator,
+}
+
+/// `issuer.nuonuo.app_type`: how the token is obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NuonuoAppType {
+    /// 自用型应用: `client_credentials`.
+    SelfUse,
+    /// 第三方应用: `refresh_token` with `isv_user_id` and `isv_refresh_token`.
+    Isv,
+}
 
 /// `[issuer.nuonuo]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 pub struct NuonuoIssuerConfig {
-    /// `sandbox` (Nuonuo's sandbox), `production`, or `emulator` (fapiao's Nuonuo emulator,
-    /// started in-process on `emulator_listen` unless `services_url` points elsewhere).
-    pub environment: String,
+    /// `sandbox`, `production` or `emulator`.
+    pub environment: NuonuoEnvironment,
     /// Business endpoint override (`…/open/v1/services`); empty = the environment's.
     pub services_url: String,
     /// Token endpoint override; empty = the environment's.
@@ -23,7 +47,7 @@ pub struct NuonuoIssuerConfig {
     /// The merchant's tax id (the `userTax` header); must equal the sellers' tax id.
     pub seller_tax_id: String,
     /// `self_use` (自用型应用) or `isv` (第三方应用).
-    pub app_type: String,
+    pub app_type: NuonuoAppType,
     /// ISV: the merchant's `userId`.
     pub isv_user_id: String,
     /// ISV: the refresh token of the merchant's authorisation.
@@ -43,19 +67,19 @@ pub struct NuonuoIssuerConfig {
     /// Least seconds between two token calls.
     pub token_min_interval_seconds: u64,
     /// Where `environment = "emulator"` starts the emulator.
-    pub emulator_listen: String,
+    pub emulator_listen: SocketAddr,
 }
 
 impl Default for NuonuoIssuerConfig {
     fn default() -> Self {
         Self {
-            environment: "sandbox".to_owned(),
+            environment: NuonuoEnvironment::Sandbox,
             services_url: String::new(),
             token_url: String::new(),
             app_key: String::new(),
             app_secret: Secret::new(""),
             seller_tax_id: String::new(),
-            app_type: "self_use".to_owned(),
+            app_type: NuonuoAppType::SelfUse,
             isv_user_id: String::new(),
             isv_refresh_token: Secret::new(""),
             extension_number: String::new(),
@@ -65,7 +89,7 @@ impl Default for NuonuoIssuerConfig {
             token_budget: 50,
             token_reserve: 5,
             token_min_interval_seconds: 600,
-            emulator_listen: "127.0.0.1:8082".to_owned(),
+            emulator_listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
         }
     }
 }

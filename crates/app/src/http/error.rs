@@ -14,9 +14,6 @@ pub enum Error {
     /// A use case failed.
     #[error(transparent)]
     App(#[from] AppError),
-    /// A push failed verification.
-    #[error("push refused: {0}")]
-    Push(#[from] PushError),
     /// Missing or wrong API key.
     #[error("missing or invalid API key (send `Authorization: Bearer <key>`)")]
     Unauthorized,
@@ -57,11 +54,11 @@ impl Error {
             Error::App(AppError::Repository(_) | AppError::Issuer(_)) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
-            Error::Push(PushError::BadSignature | PushError::WrongAppId | PushError::Stale) => {
-                StatusCode::FORBIDDEN
-            }
-            Error::Push(PushError::TooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::Push(_) => StatusCode::BAD_REQUEST,
+            Error::App(AppError::Push(
+                PushError::BadSignature | PushError::WrongAppId | PushError::Stale,
+            )) => StatusCode::FORBIDDEN,
+            Error::App(AppError::Push(PushError::TooLarge(_))) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::App(AppError::Push(_)) => StatusCode::BAD_REQUEST,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
         }
     }
@@ -76,7 +73,7 @@ impl Error {
             Error::App(AppError::Weixin { .. }) => "weixin",
             Error::App(AppError::Unavailable(_)) => "unavailable",
             Error::App(AppError::Repository(_) | AppError::Issuer(_)) => "internal",
-            Error::Push(_) => "push_refused",
+            Error::App(AppError::Push(_)) => "push_refused",
             Error::Unauthorized => "unauthorized",
         }
     }

@@ -5,12 +5,9 @@ pub mod dto;
 pub mod error;
 mod nuonuo;
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -19,15 +16,16 @@ use fapiao_domain::Secret;
 use fapiao_domain::ids::{OrderId, QrToken};
 use fapiao_domain::invoice::RedReason;
 use fapiao_domain::order::OrderState;
-use fapiao_domain::ports::{OrderFilter, PushDecoder, PushQuery, RecordOutcome};
+use fapiao_domain::ports::OrderFilter;
 use fapiao_domain::scenario::Scenario;
 use serde::Deserialize;
 use serde_json::json;
+use std::sync::Arc;
 use tokio::sync::Notify;
 
 pub use error::Error;
 
-use crate::service::{InvoiceService, Ports, SetupService};
+use crate::service::{InvoiceService, Ports, PushAccepted, SetupService};
 use crate::settings::Settings;
 
 /// Largest push body accepted (Weixin pushes are a few KB).
@@ -51,7 +49,6 @@ struct Inner {
     invoices: InvoiceService,
     setup: SetupService,
     ports: Ports,
-    decoder: Arc<dyn PushDecoder>,
     http: HttpSettings,
     metrics: Option<MetricsRender>,
     work: Arc<Notify>,
@@ -74,7 +71,6 @@ impl AppState {
         settings: Settings,
         http: HttpSettings,
         ports: Ports,
-        decoder: Arc<dyn PushDecoder>,
         metrics: Option<MetricsRender>,
         work: Arc<Notify>,
     ) -> Self {
@@ -82,7 +78,6 @@ impl AppState {
             invoices: InvoiceService::new(ports.clone(), settings.clone()),
             setup: SetupService::new(ports.clone(), settings),
             ports,
-            decoder,
             http,
             metrics,
             work,
@@ -349,59 +344,31 @@ async fn scan_qr(
     Ok(Redirect::to(&url).into_response())
 }
 
-fn push_query(raw: std::collections::HashMap<String, String>) -> PushQuery {
-    let get = |k: &str| raw.get(k).cloned();
-    PushQuery {
-        signature: get("signature"),
-        timestamp: get("timestamp"),
-        nonce: get("nonce"),
-        echostr: get("echostr"),
-        encrypt_type: get("encrypt_type"),
-        msg_signature: get("msg_signature"),
-        openid: get("openid"),
-    }
-}
-
 async fn verify_callback(
     State(state): State<AppState>,
-    Query(raw): Query<std::collections::HashMap<String, String>>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Error> {
-    let echo = state.0.decoder.verify_url(&push_query(raw))?;
+    let echo = state
+        .0
+        .invoices
+        .verify_callback(query.as_deref().unwrap_or_default())?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], echo).into_response())
 }
 
 /// A push is acknowledged only after it is durably in the inbox; processing happens later.
 async fn receive_push(
     State(state): State<AppState>,
-    Query(raw): Query<std::collections::HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, Error> {
-    let started = Instant::now();
-    let now = state.0.ports.clock.now();
-    let event = match state.0.decoder.decode(&push_query(raw), &body, now) {
-        Ok(event) => event,
-        Err(e) => {
-            metrics::counter!("fapiao_pushes_refused_total").increment(1);
-            tracing::warn!(error = %e, "push refused");
-            return Err(e.into());
-        }
-    };
-    let outcome = state
+    let accepted = state
         .0
-        .ports
-        .inbox
-        .record(&event, now)
-        .await
-        .map_err(crate::AppError::from)?;
-    let kind = match outcome {
-        RecordOutcome::Recorded(_) => {
-            state.0.work.notify_one();
-            "recorded"
-        }
-        RecordOutcome::Duplicate => "duplicate",
-    };
-    metrics::counter!("fapiao_pushes_total", "outcome" => kind).increment(1);
-    metrics::histogram!("fapiao_push_seconds").record(started.elapsed().as_secs_f64());
+        .invoices
+        .accept_push(query.as_deref().unwrap_or_default(), &body)
+        .await?;
+    if accepted == PushAccepted::Recorded {
+        state.0.work.notify_one();
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain")], "success").into_response())
 }
 

@@ -6,12 +6,12 @@ mod setup;
 use std::sync::Arc;
 
 use fapiao_domain::ports::{
-    Clock, EventInbox, IdGenerator, InvoiceIssuer, JobQueue, OrderRepository, SetupStore,
-    WeixinMerchantApi, WeixinPlatformApi,
+    Clock, EventInbox, IdGenerator, InvoiceIssuer, JobQueue, OrderRepository, PushDecoder,
+    SetupStore, WeixinMerchantApi, WeixinPlatformApi,
 };
 
 pub use invoice::{
-    EventOutcome, FrontendAction, InvoiceService, JobOutcome, StartRequest, Started,
+    EventOutcome, FrontendAction, InvoiceService, JobOutcome, PushAccepted, StartRequest, Started,
 };
 pub use setup::{DoctorCheck, DoctorReport, SetupReport, SetupService, SetupStep};
 
@@ -22,6 +22,8 @@ pub struct Ports {
     pub merchant: Arc<dyn WeixinMerchantApi>,
     /// Weixin invoicing-platform APIs.
     pub platform: Arc<dyn WeixinPlatformApi>,
+    /// Verifies and decodes Weixin's pushes.
+    pub decoder: Arc<dyn PushDecoder>,
     /// The tax platform.
     pub issuer: Arc<dyn InvoiceIssuer>,
     /// Orders.

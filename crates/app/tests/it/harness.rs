@@ -9,7 +9,9 @@ use fapiao_app::{
 };
 use fapiao_domain::ids::{AppId, CardCode, CardId, MediaId, OpenId, OrderId, OrderKey};
 use fapiao_domain::invoice::InvoiceKind;
-use fapiao_domain::ports::{MockWeixinMerchantApi, MockWeixinPlatformApi, SetupState};
+use fapiao_domain::ports::{
+    MockPushDecoder, MockWeixinMerchantApi, MockWeixinPlatformApi, SetupState,
+};
 use fapiao_domain::scenario::{AuthSource, PageStyle, Scenario};
 use fapiao_domain::testing::{
     FakeIssuer, FakeIssuerMode, InMemoryEventInbox, InMemoryOrderRepository, InMemorySetupStore,
@@ -116,6 +118,9 @@ pub fn harness(
     let ports = Ports {
         merchant: Arc::new(merchant),
         platform: Arc::new(platform),
+        // Pushes reach the service through `handle_event` here; the HTTP tests plug in a
+        // decoder of their own.
+        decoder: Arc::new(MockPushDecoder::new()),
         issuer: issuer.clone(),
         orders: orders.clone(),
         jobs: orders.clone(),

@@ -1,5 +1,9 @@
 use super::*;
-use crate::party::{PartyName, TaxpayerId};
+use crate::ids::ProviderRef;
+use crate::money::{Quantity, UnitPrice};
+use crate::party::{Buyer, PartyName, Seller, TaxpayerId};
+use crate::tax::{LineKind, PriceBasis, TaxRate};
+use crate::time::Timestamp;
 
 use LineKind::{Discount, Discounted, Normal};
 use PriceBasis::{TaxExclusive as Excl, TaxInclusive as Incl};

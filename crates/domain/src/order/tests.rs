@@ -562,3 +562,133 @@ fn order_survives_serde() {
     let back: Order = serde_json::from_str(&json).unwrap();
     assert_eq!(back, order);
 }
+
+/// The order after `input`, which must be accepted.
+fn then(mut order: Order, input: Input, offset_secs: i64) -> Order {
+    if let Err(e) = order.apply(input, at(offset_secs)) {
+        panic!("{e}");
+    }
+    order
+}
+
+/// The commands of every kind, with the recorded keys (`K1`, `R1`) and foreign ones (`K2`, `R2`).
+fn every_command() -> Vec<Command> {
+    let reverse = |k: &str| Command::ReverseInvoice {
+        key: key(k),
+        reason: RedReason::SalesReturn,
+    };
+    vec![
+        Command::FetchAuthData,
+        Command::IssueInvoice { key: key("K1") },
+        Command::IssueInvoice { key: key("K2") },
+        Command::QueryIssue { key: key("K1") },
+        Command::QueryIssue { key: key("K2") },
+        Command::UploadPdf,
+        Command::InsertCard,
+        Command::RejectInsert {
+            reason: "订单已退款".into(),
+            url: None,
+        },
+        reverse("R1"),
+        reverse("R2"),
+        Command::UpdateCardStatus {
+            status: ReimburseStatus::Cancel,
+        },
+    ]
+}
+
+/// The commands `order` accepts, as `step` or `step key`.
+fn accepted(order: &Order) -> Vec<String> {
+    every_command()
+        .into_iter()
+        .filter(|command| order.accepts(command))
+        .map(|command| match &command {
+            Command::IssueInvoice { key }
+            | Command::QueryIssue { key }
+            | Command::ReverseInvoice { key, .. } => format!("{} {key}", command.step()),
+            _ => command.step().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn each_state_accepts_only_its_own_commands_with_the_recorded_key() {
+    let happy = happy_path();
+    let upto = |steps: usize| check(Scenario::OfficialAccount, &happy[..steps]);
+    let reverse = |order: Order| {
+        let reversing = then(
+            order,
+            Input::ReverseRequested {
+                reason: RedReason::SalesReturn,
+                key: key("R1"),
+            },
+            70,
+        );
+        let mut red = invoice(&reversing, "26009000000000000002");
+        red.totals = reversing.lines().full_reversal().totals();
+        let reversed = then(reversing.clone(), Input::RedIssued(red), 71);
+        (reversing, reversed)
+    };
+    let issuing = upto(3);
+    let pending = then(
+        issuing.clone(),
+        Input::IssueAnswered(IssueResult::Pending(None)),
+        60,
+    );
+    let unknown = then(
+        issuing.clone(),
+        Input::IssueAnswered(IssueResult::OutcomeUnknown {
+            detail: "timeout".into(),
+        }),
+        60,
+    );
+    let needs_attention = then(
+        issuing.clone(),
+        Input::StepFailed(AttentionReason::RetriesExhausted {
+            step: Step::Issue,
+            last_error: "timeout".into(),
+        }),
+        60,
+    );
+    let rejected = then(
+        upto(2),
+        Input::RejectRequested {
+            reason: "订单已退款".into(),
+            url: None,
+        },
+        60,
+    );
+    let rejection_sent = then(rejected.clone(), Input::RejectionSent, 61);
+    let (reversing, reversed) = reverse(upto(6));
+    let (_, reversed_without_card) = reverse(upto(4));
+
+    let cases: [(&str, &Order, &[&str]); 16] = [
+        ("created", &new_order(Scenario::OfficialAccount), &[]),
+        ("awaiting_authorization", &upto(1), &[]),
+        ("authorized", &upto(2), &["fetch_auth_data"]),
+        ("issuing", &issuing, &["issue K1", "query_issue K1"]),
+        ("issue_pending", &pending, &["issue K1", "query_issue K1"]),
+        (
+            "issue_outcome_unknown",
+            &unknown,
+            &["issue K1", "query_issue K1"],
+        ),
+        ("needs_attention", &needs_attention, &[]),
+        ("issued", &upto(4), &["upload_pdf"]),
+        ("pdf_uploaded", &upto(5), &["insert_card"]),
+        ("delivered", &upto(6), &[]),
+        ("rejected", &rejected, &["reject_insert"]),
+        ("rejected, buyer told", &rejection_sent, &["reject_insert"]),
+        ("reversing", &reversing, &["reverse R1"]),
+        ("reversed", &reversed, &["update_card_status"]),
+        ("reversed without a card", &reversed_without_card, &[]),
+        (
+            "authorization_failed",
+            &then(upto(1), Input::AuthorizationFailed { at: at(60) }, 60),
+            &[],
+        ),
+    ];
+    for (name, order, expected) in cases {
+        assert_eq!(accepted(order), expected, "{name} ({})", order.state());
+    }
+}

@@ -91,25 +91,6 @@ pub trait WeixinPlatformApi: Send + Sync {
     ) -> Result<(), WeixinError>;
 }
 
-/// The query parameters of a push to the callback URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PushQuery {
-    /// `signature` (plain-mode signature over token, timestamp, nonce).
-    pub signature: Option<String>,
-    /// `timestamp`.
-    pub timestamp: Option<String>,
-    /// `nonce`.
-    pub nonce: Option<String>,
-    /// `echostr` (URL verification only).
-    pub echostr: Option<String>,
-    /// `encrypt_type` (`aes` in compatible and safe modes).
-    pub encrypt_type: Option<String>,
-    /// `msg_signature` (over token, timestamp, nonce and the ciphertext).
-    pub msg_signature: Option<String>,
-    /// `openid` of the sender.
-    pub openid: Option<String>,
-}
-
 /// A push that must not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PushError {
@@ -139,19 +120,21 @@ pub enum PushError {
 /// Verifies, decrypts and parses Weixin pushes (CPU only, no I/O).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait PushDecoder: Send + Sync {
-    /// The URL check (GET): the `echostr` to answer, if the signature matches.
+    /// The URL check (GET): the text to answer, if the signature matches. `query` is the
+    /// request's raw query string (without `?`); its parameters are the adapter's business.
     ///
     /// # Errors
     /// [`PushError`] for a missing parameter or a bad signature.
-    fn verify_url(&self, query: &PushQuery) -> Result<String, PushError>;
+    fn verify_url(&self, query: &str) -> Result<String, PushError>;
 
-    /// A push (POST): the event, if the push is authentic and well formed.
+    /// A push (POST): the event, if the push is authentic and well formed. `query` is the raw
+    /// query string, as for [`PushDecoder::verify_url`].
     ///
     /// # Errors
     /// [`PushError`] naming what is wrong; nothing may be stored then.
     fn decode(
         &self,
-        query: &PushQuery,
+        query: &str,
         body: &[u8],
         now: crate::time::Timestamp,
     ) -> Result<crate::weixin::WeixinEvent, PushError>;

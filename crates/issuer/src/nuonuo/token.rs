@@ -139,6 +139,9 @@ pub(super) struct Tokens {
     app_key: String,
     holder: String,
     local: tokio::sync::Mutex<()>,
+    // Whether this process has published the stored count yet (a restart fetches nothing, but
+    // the gauge must still show the count).
+    published: std::sync::atomic::AtomicBool,
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -161,6 +164,7 @@ impl Tokens {
             app_key: app_key.to_owned(),
             holder,
             local: tokio::sync::Mutex::new(()),
+            published: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -253,6 +257,13 @@ impl Tokens {
         Fut: std::future::Future<Output = Result<FreshToken, TokenError>>,
     {
         let key = self.keys.token.as_str();
+        if !self
+            .published
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+            && let Err(error) = self.budget().await
+        {
+            tracing::warn!(error = %error, "nuonuo token budget not readable");
+        }
         if let Some(token) = self.cache.get(key).await?
             && self.usable(&token, rejected)
         {

@@ -1,8 +1,7 @@
-use fapiao_domain::ports::PushQuery;
 use fapiao_domain::{AppId, Timestamp};
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::event::{PushConfig, PushMode as ReceiverMode, PushReceiver};
-use fapiao_weixin::wire::PushEvent;
+use fapiao_weixin::wire::{PushEvent, PushQuery};
 
 use super::*;
 use crate::config::{DEFAULT_ENCODING_AES_KEY, SandboxConfig};
@@ -23,27 +22,6 @@ fn authorize_event() -> EventMessage {
             s_pappid: "c3BhcHBpZA".to_owned(),
         },
     }
-}
-
-fn query_of(url: &str) -> PushQuery {
-    let mut query = PushQuery::default();
-    let pairs = url.split_once('?').map_or("", |(_, q)| q);
-    for pair in pairs.split('&') {
-        let Some((name, value)) = pair.split_once('=') else {
-            continue;
-        };
-        let value = Some(value.to_owned());
-        match name {
-            "signature" => query.signature = value,
-            "timestamp" => query.timestamp = value,
-            "nonce" => query.nonce = value,
-            "openid" => query.openid = value,
-            "encrypt_type" => query.encrypt_type = value,
-            "msg_signature" => query.msg_signature = value,
-            _ => {}
-        }
-    }
-    query
 }
 
 fn receiver(mode: ReceiverMode) -> PushReceiver {
@@ -76,7 +54,7 @@ fn round_trip(mode: PushMode, receiver_mode: ReceiverMode) -> (PushRecord, PushE
     assert!(url.starts_with("http://merchant.test/weixin?x=1&signature="));
     let push = receiver(receiver_mode)
         .receive(
-            &query_of(&url),
+            &PushQuery::from_url(&url),
             record.body.as_bytes(),
             Timestamp::from_unix_seconds(1_700_000_000),
         )

@@ -11,8 +11,8 @@ use fapiao_weixin::{PushConfig, PushMode, PushReceiver};
 use serde_json::json;
 
 use crate::support::{
-    Behaviour, Callback, OA, TestSandbox, appid, insertion, port_errcode, push_query, sample_pdf,
-    template, upload,
+    Behaviour, Callback, OA, TestSandbox, appid, insertion, port_errcode, sample_pdf, template,
+    upload,
 };
 
 #[tokio::test]
@@ -96,7 +96,7 @@ async fn whole_flow_and_rejection_path() {
     .expect("decoder");
     let event = decoder
         .decode(
-            &push_query(&received[0].query),
+            &received[0].query,
             received[0].body.as_bytes(),
             Timestamp::from_unix_seconds(0),
         )

@@ -5,12 +5,12 @@ use std::time::Duration;
 use fapiao_domain::Timestamp;
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::event::{PushConfig, PushMode, PushReceiver};
-use fapiao_weixin::wire::PushEvent;
+use fapiao_weixin::wire::{PushEvent, PushQuery};
 use serde_json::json;
 
 use crate::support::{
     Behaviour, Callback, OA, TestSandbox, appid, authorized_order, insert_request, personal,
-    push_query, sample_pdf, setup,
+    sample_pdf, setup,
 };
 
 fn receiver(mode: PushMode) -> PushReceiver {
@@ -77,7 +77,7 @@ async fn every_mode_is_accepted_by_the_adapter() {
                 }
                 receiver
                     .receive(
-                        &push_query(&r.query),
+                        &PushQuery::parse(&r.query),
                         r.body.as_bytes(),
                         Timestamp::from_unix_seconds(0),
                     )

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use fapiao_domain::ports::{PushQuery, WeixinMerchantApi, WeixinPlatformApi};
+use fapiao_domain::ports::{WeixinMerchantApi, WeixinPlatformApi};
 use fapiao_domain::weixin::{
     AuthFields, AuthUrl, AuthUrlRequest, CardInsertion, CardItem, CardTemplate, Contact,
     InvoiceCardData, WeixinError,
@@ -488,24 +488,6 @@ async fn receive(
             (StatusCode::OK, "success")
         }
     }
-}
-
-/// The query of a received push as the adapter's receiver takes it.
-pub fn push_query(query: &str) -> PushQuery {
-    let mut parsed = PushQuery::default();
-    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
-        let value = Some(value.to_owned());
-        match name {
-            "signature" => parsed.signature = value,
-            "timestamp" => parsed.timestamp = value,
-            "nonce" => parsed.nonce = value,
-            "openid" => parsed.openid = value,
-            "encrypt_type" => parsed.encrypt_type = value,
-            "msg_signature" => parsed.msg_signature = value,
-            _ => {}
-        }
-    }
-    parsed
 }
 
 /// POSTs `pairs` as an HTML form would.

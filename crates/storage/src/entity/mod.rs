@@ -8,7 +8,6 @@
 pub(crate) mod card_template;
 pub(crate) mod inbox_event;
 pub(crate) mod invoice_order;
-pub(crate) mod issued_document;
 pub(crate) mod job;
 pub(crate) mod numbering_counter;
 pub(crate) mod order_history;

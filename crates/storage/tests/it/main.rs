@@ -7,7 +7,6 @@
 
 mod harness;
 
-mod documents;
 mod inbox;
 mod jobs;
 mod migrations;
@@ -15,4 +14,5 @@ mod numbering;
 mod orders;
 mod sandbox_ledger;
 mod setup;
+mod testing;
 mod token;

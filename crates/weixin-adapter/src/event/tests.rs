@@ -395,7 +395,12 @@ mod decoder {
     use super::*;
 
     fn decode(mode: PushMode, query: &PushQuery, body: &str) -> Result<WeixinEvent, PushError> {
-        PushDecoder::decode(&receiver(mode), query, body.as_bytes(), now())
+        PushDecoder::decode(
+            &receiver(mode),
+            &query.to_query_string(),
+            body.as_bytes(),
+            now(),
+        )
     }
 
     fn plain_event(inner: &str) -> String {
@@ -525,7 +530,7 @@ mod decoder {
         assert_eq!(
             PushDecoder::decode(
                 &receiver,
-                &aes_query(ENCRYPT),
+                &aes_query(ENCRYPT).to_query_string(),
                 envelope(ENCRYPT).as_bytes(),
                 now()
             ),
@@ -536,13 +541,18 @@ mod decoder {
         config.timestamp_window = Some(Duration::from_secs(60));
         let receiver = PushReceiver::new(config).expect("receiver");
         assert_eq!(
-            PushDecoder::decode(&receiver, &plain_query(), PLAIN.as_bytes(), now()),
+            PushDecoder::decode(
+                &receiver,
+                &plain_query().to_query_string(),
+                PLAIN.as_bytes(),
+                now()
+            ),
             Err(PushError::TooLarge(PLAIN.len()))
         );
         assert_eq!(
             PushDecoder::decode(
                 &receiver,
-                &plain_query(),
+                &plain_query().to_query_string(),
                 b"<xml/>",
                 Timestamp::from_unix_seconds(2_000_000_000)
             ),
@@ -569,7 +579,7 @@ mod decoder {
             ..plain_query()
         };
         assert_eq!(
-            PushDecoder::verify_url(&receiver, &verify).as_deref(),
+            PushDecoder::verify_url(&receiver, &verify.to_query_string()).as_deref(),
             Ok("e")
         );
         let forged = PushQuery {
@@ -577,7 +587,7 @@ mod decoder {
             ..verify
         };
         assert_eq!(
-            PushDecoder::verify_url(&receiver, &forged),
+            PushDecoder::verify_url(&receiver, &forged.to_query_string()),
             Err(PushError::BadSignature)
         );
     }

@@ -9,6 +9,117 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesRef, Event};
 
+/// The query parameters Weixin puts on a push to the callback URL (and on the URL check).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PushQuery {
+    /// `signature` (plain-mode signature over token, timestamp, nonce).
+    pub signature: Option<String>,
+    /// `timestamp`.
+    pub timestamp: Option<String>,
+    /// `nonce`.
+    pub nonce: Option<String>,
+    /// `echostr` (URL verification only).
+    pub echostr: Option<String>,
+    /// `encrypt_type` (`aes` in compatible and safe modes).
+    pub encrypt_type: Option<String>,
+    /// `msg_signature` (over token, timestamp, nonce and the ciphertext).
+    pub msg_signature: Option<String>,
+    /// `openid` of the sender.
+    pub openid: Option<String>,
+}
+
+impl PushQuery {
+    /// The parameters of a whole URL (those after its first `?`, up to any `#`).
+    pub fn from_url(url: &str) -> PushQuery {
+        let query = url.split_once('?').map_or("", |(_, query)| query);
+        PushQuery::parse(query.split('#').next().unwrap_or(query))
+    }
+
+    /// Parses a raw query string (what follows the `?`) as a browser form encodes it: `+` is a
+    /// space, `%XX` a byte; a malformed escape is kept as it is. Unknown parameters are
+    /// ignored; a repeated one keeps its last value.
+    pub fn parse(raw: &str) -> PushQuery {
+        let mut query = PushQuery::default();
+        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let slot = match form_decode(name).as_str() {
+                "signature" => &mut query.signature,
+                "timestamp" => &mut query.timestamp,
+                "nonce" => &mut query.nonce,
+                "echostr" => &mut query.echostr,
+                "encrypt_type" => &mut query.encrypt_type,
+                "msg_signature" => &mut query.msg_signature,
+                "openid" => &mut query.openid,
+                _ => continue,
+            };
+            *slot = Some(form_decode(value));
+        }
+        query
+    }
+
+    /// The query string of these parameters (no leading `?`), each value percent-encoded;
+    /// [`PushQuery::parse`] reads it back unchanged.
+    pub fn to_query_string(&self) -> String {
+        let pairs = [
+            ("signature", &self.signature),
+            ("timestamp", &self.timestamp),
+            ("nonce", &self.nonce),
+            ("echostr", &self.echostr),
+            ("openid", &self.openid),
+            ("encrypt_type", &self.encrypt_type),
+            ("msg_signature", &self.msg_signature),
+        ];
+        pairs
+            .iter()
+            .filter_map(|(name, value)| {
+                value
+                    .as_deref()
+                    .map(|v| format!("{name}={}", form_encode(v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn form_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded` decoding of one name or value.
+fn form_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let byte = text
+                    .get(i + 1..i + 3)
+                    .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+                if let Some(byte) = byte {
+                    out.push(byte);
+                    i += 2;
+                } else {
+                    out.push(b'%');
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Nesting allowed below the root; Weixin's deepest pushes (menu events) use two levels.
 pub const MAX_DEPTH: usize = 8;
 

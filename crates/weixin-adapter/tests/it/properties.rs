@@ -6,11 +6,11 @@
 //! well-formed); the push-like documents reach the success path (about a third parse, a
 //! quarter become domain events, authorizations and status changes included).
 
-use fapiao_domain::ports::{PushDecoder, PushQuery};
+use fapiao_domain::ports::PushDecoder;
 use fapiao_domain::{AppId, Timestamp};
 use fapiao_weixin::crypto::{self, AesKey, KeyRing};
 use fapiao_weixin::event::{PushConfig, PushMode, PushReceiver};
-use fapiao_weixin::wire::{PushEvent, XmlFields};
+use fapiao_weixin::wire::{PushEvent, PushQuery, XmlFields};
 use proptest::prelude::*;
 
 const TOKEN: &str = "invoicetoken";
@@ -188,6 +188,24 @@ proptest! {
     }
 
     #[test]
+    fn push_query_round_trips_and_never_panics(
+        values in prop::collection::vec(prop::option::of(".{0,40}"), 7),
+        raw in ".{0,200}",
+    ) {
+        let query = PushQuery {
+            signature: values[0].clone(),
+            timestamp: values[1].clone(),
+            nonce: values[2].clone(),
+            echostr: values[3].clone(),
+            encrypt_type: values[4].clone(),
+            msg_signature: values[5].clone(),
+            openid: values[6].clone(),
+        };
+        prop_assert_eq!(PushQuery::parse(&query.to_query_string()), query);
+        let _ = PushQuery::parse(&raw);
+    }
+
+    #[test]
     fn parser_never_panics_on_xmlish_text(text in xmlish()) {
         let _ = PushEvent::parse(text.as_bytes());
     }
@@ -205,7 +223,7 @@ proptest! {
             nonce: Some("n".to_owned()),
             ..PushQuery::default()
         };
-        let _ = PushDecoder::decode(&receiver, &query, &bytes, now());
+        let _ = PushDecoder::decode(&receiver, &query.to_query_string(), &bytes, now());
     }
 
     #[test]
@@ -241,9 +259,9 @@ proptest! {
             };
             let _ = receiver.receive(&query, &body, now());
             let _ = receiver.receive(&query, text.as_bytes(), now());
-            let _ = PushDecoder::decode(&receiver, &query, &body, now());
-            let _ = PushDecoder::decode(&receiver, &query, text.as_bytes(), now());
-            let _ = PushDecoder::verify_url(&receiver, &PushQuery { echostr: Some(text.clone()), ..query.clone() });
+            let _ = PushDecoder::decode(&receiver, &query.to_query_string(), &body, now());
+            let _ = PushDecoder::decode(&receiver, &query.to_query_string(), text.as_bytes(), now());
+            let _ = PushDecoder::verify_url(&receiver, &PushQuery { echostr: Some(text.clone()), ..query.clone() }.to_query_string());
             // Correctly signed envelopes around arbitrary ciphertext get to decryption.
             let encrypt = base64_standard(&raw);
             let signed = PushQuery {
@@ -263,7 +281,7 @@ proptest! {
             };
             let envelope = format!("<xml><Encrypt><![CDATA[{inner}]]></Encrypt></xml>");
             let _ = receiver.receive(&signed, envelope.as_bytes(), now());
-            let _ = PushDecoder::decode(&receiver, &signed, envelope.as_bytes(), now());
+            let _ = PushDecoder::decode(&receiver, &signed.to_query_string(), envelope.as_bytes(), now());
         }
     }
 

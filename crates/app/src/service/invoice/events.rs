@@ -1,0 +1,245 @@
+//! Weixin's pushes: accepted on the request path (verified, decrypted, stored in the inbox),
+//! then handled off it (matched to their order and applied); and the reconciliation that asks
+//! `getauthdata` when an authorization push is late.
+
+use std::time::Instant;
+
+use fapiao_domain::ids::OrderKey;
+use fapiao_domain::order::{Authorization, Input, Order, OrderState};
+use fapiao_domain::ports::{InboxItem, OrderFilter, RecordOutcome};
+use fapiao_domain::weixin::{AuthOutcome, AuthStatus, WeixinEvent};
+use tracing::{info, warn};
+
+use super::{Change, InvoiceService};
+use crate::error::AppError;
+
+/// What became of a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// It moved an order.
+    Applied(OrderKey),
+    /// It repeated what the order already knew.
+    NoChange(OrderKey),
+    /// It matched no order (kept in the inbox with this note for operators).
+    Unmatched(String),
+    /// It was not applicable (kept with this note).
+    Ignored(String),
+}
+
+/// What became of an accepted push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushAccepted {
+    /// Stored in the inbox for the runner.
+    Recorded,
+    /// Already in the inbox (Weixin repeats a push it thinks was lost).
+    Duplicate,
+}
+
+impl InvoiceService {
+    /// Weixin's URL check: the text to echo when the signed query is authentic.
+    ///
+    /// # Errors
+    /// [`AppError::Push`] naming what is wrong.
+    pub fn verify_callback(&self, query: &str) -> Result<String, AppError> {
+        Ok(self.ports.decoder.verify_url(query)?)
+    }
+
+    /// A push on the request path: verified and decrypted, then durably stored in the inbox;
+    /// the caller acknowledges Weixin only after this returns `Ok` (handling comes later).
+    ///
+    /// # Errors
+    /// [`AppError::Push`] for a push that must not be accepted (nothing stored); storage errors.
+    pub async fn accept_push(&self, query: &str, body: &[u8]) -> Result<PushAccepted, AppError> {
+        let started = Instant::now();
+        let now = self.ports.clock.now();
+        let event = match self.ports.decoder.decode(query, body, now) {
+            Ok(event) => event,
+            Err(e) => {
+                metrics::counter!("fapiao_pushes_refused_total").increment(1);
+                warn!(error = %e, "push refused");
+                return Err(e.into());
+            }
+        };
+        let accepted = match self.ports.inbox.record(&event, now).await? {
+            RecordOutcome::Recorded(_) => PushAccepted::Recorded,
+            RecordOutcome::Duplicate => PushAccepted::Duplicate,
+        };
+        let kind = match accepted {
+            PushAccepted::Recorded => "recorded",
+            PushAccepted::Duplicate => "duplicate",
+        };
+        metrics::counter!("fapiao_pushes_total", "outcome" => kind).increment(1);
+        metrics::histogram!("fapiao_push_seconds").record(started.elapsed().as_secs_f64());
+        Ok(accepted)
+    }
+
+    /// Handles a verified push (called for each inbox event, off the request path).
+    ///
+    /// # Errors
+    /// Storage errors only (the inbox keeps the event for another attempt); business outcomes
+    /// are [`EventOutcome`]s.
+    pub async fn handle_event(&self, event: &WeixinEvent) -> Result<EventOutcome, AppError> {
+        match event {
+            WeixinEvent::Authorization(auth) => {
+                let s_pappid = match &auth.s_pappid {
+                    Some(id) => id.clone(),
+                    None => self.platform_id().await?,
+                };
+                let key = OrderKey {
+                    s_pappid,
+                    order_id: auth.outcome.order_id().clone(),
+                };
+                let Some(order) = self.ports.orders.get(&key).await? else {
+                    return Ok(EventOutcome::Unmatched(format!(
+                        "authorization for unknown order {} (a post-payment order must be registered before the buyer taps the receipt)",
+                        key.order_id
+                    )));
+                };
+                let input = match &auth.outcome {
+                    AuthOutcome::Succeeded(_) => Input::BuyerAuthorized(Authorization {
+                        openid: Some(auth.openid.clone()),
+                        appid: auth.authorize_appid.clone(),
+                        source: auth.source,
+                        at: auth.create_time,
+                    }),
+                    AuthOutcome::Failed(_) => Input::AuthorizationFailed {
+                        at: auth.create_time,
+                    },
+                };
+                self.event_input(order, input).await
+            }
+            WeixinEvent::InvoiceStatus(status) => {
+                let Some(order) = self
+                    .ports
+                    .orders
+                    .find_by_card(&status.card_id, &status.code)
+                    .await?
+                else {
+                    return Ok(EventOutcome::Unmatched(format!(
+                        "status {} for unknown card {}/{}",
+                        status.status, status.card_id, status.code
+                    )));
+                };
+                self.event_input(order, Input::ReimbursementChanged(status.status))
+                    .await
+            }
+            WeixinEvent::Other {
+                msg_type, event, ..
+            } => Ok(EventOutcome::Ignored(format!(
+                "not an invoice event ({msg_type}/{})",
+                event.as_deref().unwrap_or("-")
+            ))),
+        }
+    }
+
+    async fn event_input(&self, order: Order, input: Input) -> Result<EventOutcome, AppError> {
+        let key = order.key().clone();
+        match self.save(&key, Change::new(input).on(order)).await {
+            Ok(saved) if saved.changed => Ok(EventOutcome::Applied(key)),
+            Ok(_) => Ok(EventOutcome::NoChange(key)),
+            Err(AppError::Transition(e)) => Ok(EventOutcome::Ignored(e.to_string())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Claims and handles up to `limit` inbox events, one after the other. Returns how many
+    /// were handled.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn process_inbox(&self, worker: &str, limit: u32) -> Result<usize, AppError> {
+        let items = self.claim_inbox(worker, limit).await?;
+        let count = items.len();
+        for item in items {
+            self.process_event(&item).await?;
+        }
+        Ok(count)
+    }
+
+    /// Claims up to `limit` unprocessed inbox events for `worker` (leased for a minute).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn claim_inbox(&self, worker: &str, limit: u32) -> Result<Vec<InboxItem>, AppError> {
+        let now = self.ports.clock.now();
+        Ok(self
+            .ports
+            .inbox
+            .claim(worker, limit, now, now.plus_millis(60_000))
+            .await?)
+    }
+
+    /// Handles one claimed inbox event: applied, or noted and set aside, or released for a
+    /// retry with backoff when handling failed.
+    ///
+    /// # Errors
+    /// Storage errors while recording the result (the event's lease then expires and it is
+    /// handled again).
+    pub async fn process_event(&self, item: &InboxItem) -> Result<(), AppError> {
+        match self.handle_event(&item.event).await {
+            Ok(EventOutcome::Applied(_) | EventOutcome::NoChange(_)) => {
+                self.ports.inbox.mark_processed(item.id, None).await?;
+            }
+            Ok(EventOutcome::Unmatched(note) | EventOutcome::Ignored(note)) => {
+                warn!(event = item.id, note = %note, "push not applied");
+                self.ports.inbox.mark_processed(item.id, Some(note)).await?;
+            }
+            Err(e) => {
+                let now = self.ports.clock.now();
+                let delay = self
+                    .settings
+                    .retry
+                    .backoff_millis(item.attempts, item.id.unsigned_abs());
+                warn!(event = item.id, error = %e, "push processing failed; will retry");
+                self.ports
+                    .inbox
+                    .release(item.id, now.plus_millis(delay), &e.to_string())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Polls `getauthdata` for orders that waited longer than the configured time for their
+    /// authorization push (pushes can be lost). Returns how many were found authorized.
+    ///
+    /// # Errors
+    /// Storage errors; Weixin errors per order are logged and skipped.
+    pub async fn reconcile_awaiting(&self, limit: u32) -> Result<usize, AppError> {
+        let now = self.ports.clock.now();
+        let filter = OrderFilter {
+            state: Some(OrderState::AwaitingAuthorization),
+            scenario: None,
+            limit,
+            updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
+        };
+        let mut found = 0;
+        for order in self.ports.orders.list(&filter).await? {
+            let key = order.key();
+            match self
+                .ports
+                .merchant
+                .auth_data(&key.s_pappid, &key.order_id)
+                .await
+            {
+                Ok(data) if data.status == AuthStatus::AuthSuccess => {
+                    let auth = Authorization {
+                        openid: None,
+                        appid: None,
+                        source: None,
+                        at: data.auth_time.unwrap_or(now),
+                    };
+                    let change = Change::new(Input::BuyerAuthorized(auth)).on(order.clone());
+                    self.save(key, change).await?;
+                    info!(order_id = %key.order_id, "authorization found by reconciliation");
+                    found += 1;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(order_id = %key.order_id, error = %e, "reconciliation getauthdata failed")
+                }
+            }
+        }
+        Ok(found)
+    }
+}

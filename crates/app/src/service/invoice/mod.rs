@@ -1,0 +1,279 @@
+//! Invoicing: start an order per scenario (`start`), take Weixin's pushes (`events`), run the
+//! pipeline's jobs (`pipeline`, one function per command in `steps`, the card payload in
+//! `card`), and the operator's actions and reads (here).
+
+mod card;
+mod events;
+mod pipeline;
+mod start;
+mod steps;
+
+use std::sync::Arc;
+
+use fapiao_domain::Timestamp;
+use fapiao_domain::ids::{OrderId, OrderKey, SPappId};
+use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput, RedReason};
+use fapiao_domain::order::{Command, Input, Order};
+use fapiao_domain::ports::{
+    Job, NewJob, OrderFilter, PdfDocument, RepositoryError, SetupState, StateCount,
+};
+use tracing::info;
+
+use super::Ports;
+use crate::error::AppError;
+use crate::settings::Settings;
+
+pub use events::{EventOutcome, PushAccepted};
+pub use pipeline::JobOutcome;
+pub use start::{FrontendAction, StartRequest, Started};
+
+/// Invoicing use cases.
+#[derive(Debug, Clone)]
+pub struct InvoiceService {
+    ports: Ports,
+    settings: Arc<Settings>,
+}
+
+/// One change to an order: an input, the commands it adds, and what the save rides on.
+struct Change<'a> {
+    input: Input,
+    /// Commands enqueued beside those the transition returns.
+    extra: Vec<Command>,
+    /// The order as just read, used for the first attempt (the version check on save still
+    /// catches any change since).
+    loaded: Option<Order>,
+    /// The job (and its worker) whose step made this change: completed in the same
+    /// transaction.
+    completing: Option<(&'a Job, &'a str)>,
+}
+
+impl<'a> Change<'a> {
+    fn new(input: Input) -> Self {
+        Change {
+            input,
+            extra: Vec::new(),
+            loaded: None,
+            completing: None,
+        }
+    }
+
+    fn on(mut self, order: Order) -> Self {
+        self.loaded = Some(order);
+        self
+    }
+
+    fn then(mut self, commands: Vec<Command>) -> Self {
+        self.extra.extend(commands);
+        self
+    }
+
+    fn completing(mut self, job: &'a Job, worker: &'a str) -> Self {
+        self.completing = Some((job, worker));
+        self
+    }
+}
+
+/// What a save did.
+struct Saved {
+    /// The order as stored now.
+    order: Order,
+    /// Whether anything changed (a repeated input changes nothing and saves nothing).
+    changed: bool,
+    /// Whether the job of [`Change::completing`] was completed in the save's transaction; if
+    /// not, the caller completes it.
+    job_completed: bool,
+}
+
+fn new_job(order: &OrderKey, command: Command, run_at: Timestamp) -> NewJob {
+    NewJob {
+        order: order.clone(),
+        command,
+        run_at,
+    }
+}
+
+impl InvoiceService {
+    /// A service over `ports` with `settings`.
+    pub fn new(ports: Ports, settings: Settings) -> Self {
+        Self {
+            ports,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    async fn setup_state(&self) -> Result<SetupState, AppError> {
+        Ok(self.ports.setup.load().await?)
+    }
+
+    async fn platform_id(&self) -> Result<SPappId, AppError> {
+        self.setup_state().await?.s_pappid.ok_or_else(|| {
+            AppError::SetupIncomplete("s_pappid is unknown: run setup (seturl)".into())
+        })
+    }
+
+    async fn reload(&self, key: &OrderKey) -> Result<Order, AppError> {
+        self.ports
+            .orders
+            .get(key)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("order {}", key.order_id)))
+    }
+
+    /// Applies the change's input to the order and saves it with the resulting jobs,
+    /// reloading and re-applying on a concurrent change (the input is a fact; it is never lost
+    /// or doubled).
+    async fn save(&self, key: &OrderKey, change: Change<'_>) -> Result<Saved, AppError> {
+        let Change {
+            input,
+            extra,
+            mut loaded,
+            completing,
+        } = change;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut order = match loaded.take() {
+                Some(order) => order,
+                None => self.reload(key).await?,
+            };
+            let before = order.clone();
+            let now = self.ports.clock.now();
+            let mut commands = order.apply(input.clone(), now)?;
+            commands.extend(extra.iter().cloned());
+            if order == before && commands.is_empty() {
+                return Ok(Saved {
+                    order,
+                    changed: false,
+                    job_completed: false,
+                });
+            }
+            let jobs: Vec<NewJob> = commands.into_iter().map(|c| new_job(key, c, now)).collect();
+            let saved = match completing {
+                Some((job, worker)) => {
+                    self.ports
+                        .orders
+                        .update_completing(&order, &jobs, job, worker)
+                        .await
+                }
+                None => self
+                    .ports
+                    .orders
+                    .update(&order, &jobs)
+                    .await
+                    .map(|()| false),
+            };
+            match saved {
+                Ok(job_completed) => {
+                    order.mark_saved();
+                    info!(order_id = %key.order_id, from = %before.state(), to = %order.state(), "order moved");
+                    return Ok(Saved {
+                        order,
+                        changed: true,
+                        job_completed,
+                    });
+                }
+                Err(RepositoryError::StaleVersion { .. }) if attempts < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Loads an order.
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when it does not exist.
+    pub async fn order(&self, order_id: &OrderId) -> Result<Order, AppError> {
+        let key = OrderKey {
+            s_pappid: self.platform_id().await?,
+            order_id: order_id.clone(),
+        };
+        self.reload(&key).await
+    }
+
+    /// Orders matching `filter`, most recently updated first.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, AppError> {
+        Ok(self.ports.orders.list(filter).await?)
+    }
+
+    /// Orders per scenario and state.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn counts(&self) -> Result<Vec<StateCount>, AppError> {
+        Ok(self.ports.orders.count_by_state().await?)
+    }
+
+    /// The invoice PDF of an issued order (the red invoice's after a reversal is not served here).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when the order has no invoice yet.
+    pub async fn pdf(&self, order_id: &OrderId) -> Result<PdfDocument, AppError> {
+        let order = self.order(order_id).await?;
+        match (order.invoice(), order.issue_key()) {
+            (Some(invoice), Some(key)) => Ok(self.ports.issuer.fetch_pdf(key, invoice).await?),
+            _ => Err(AppError::NotFound(format!(
+                "order {order_id} has no issued invoice yet"
+            ))),
+        }
+    }
+
+    /// Computes the lines, totals and 大写 without storing anything.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] naming the line and the rule.
+    pub fn preview(&self, lines: Vec<LineInput>) -> Result<InvoiceLines, AppError> {
+        InvoiceLines::compute(lines, Direction::Blue)
+            .map_err(|e| AppError::invalid("lines", e.to_string()))
+    }
+
+    /// Applies an operator's input to the order `order_id`.
+    async fn operate(&self, order_id: &OrderId, input: Input) -> Result<Order, AppError> {
+        let order = self.order(order_id).await?;
+        let key = order.key().clone();
+        Ok(self.save(&key, Change::new(input).on(order)).await?.order)
+    }
+
+    /// The merchant refuses to invoice; the buyer is told `reason`.
+    ///
+    /// # Errors
+    /// [`AppError::Transition`] when a tax invoice exists or may exist (reverse instead) or the
+    /// order is finished.
+    pub async fn reject(
+        &self,
+        order_id: &OrderId,
+        reason: &str,
+        url: Option<String>,
+    ) -> Result<Order, AppError> {
+        let input = Input::RejectRequested {
+            reason: reason.to_owned(),
+            url,
+        };
+        self.operate(order_id, input).await
+    }
+
+    /// An operator resumes an order from needs-attention.
+    ///
+    /// # Errors
+    /// [`AppError::Transition`] when the order does not need attention.
+    pub async fn retry(&self, order_id: &OrderId) -> Result<Order, AppError> {
+        self.operate(order_id, Input::RetryRequested).await
+    }
+
+    /// Fully reverses the order's invoice with a red invoice and cancels its card.
+    ///
+    /// # Errors
+    /// [`AppError::Transition`] when there is no invoice or a reversal is under way.
+    pub async fn reverse(&self, order_id: &OrderId, reason: RedReason) -> Result<Order, AppError> {
+        let key = self.ports.ids.issue_key();
+        self.operate(order_id, Input::ReverseRequested { reason, key })
+            .await
+    }
+}

@@ -1,0 +1,128 @@
+//! [`InMemoryEventInbox`]: pushed events deduplicated by their business key.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::lock;
+use crate::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use crate::time::Timestamp;
+use crate::weixin::WeixinEvent;
+
+#[derive(Debug)]
+struct InboxRow {
+    item: InboxItem,
+    processed: bool,
+    lease_until: Option<Timestamp>,
+    not_before: Timestamp,
+    note: Option<String>,
+}
+
+/// The event inbox in memory, deduplicating on [`WeixinEvent::dedupe_key`].
+#[derive(Debug, Default)]
+pub struct InMemoryEventInbox {
+    rows: Mutex<(HashMap<String, i64>, BTreeMap<i64, InboxRow>)>,
+}
+
+impl InMemoryEventInbox {
+    /// An empty inbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `(event, processed, note)` for every stored event.
+    pub fn entries(&self) -> Vec<(WeixinEvent, bool, Option<String>)> {
+        lock(&self.rows)
+            .1
+            .values()
+            .map(|r| (r.item.event.clone(), r.processed, r.note.clone()))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl EventInbox for InMemoryEventInbox {
+    async fn record(
+        &self,
+        event: &WeixinEvent,
+        received_at: Timestamp,
+    ) -> Result<RecordOutcome, RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let key = event.dedupe_key();
+        if rows.0.contains_key(&key) {
+            return Ok(RecordOutcome::Duplicate);
+        }
+        let id = i64::try_from(rows.1.len()).unwrap_or(i64::MAX) + 1;
+        rows.0.insert(key, id);
+        rows.1.insert(
+            id,
+            InboxRow {
+                item: InboxItem {
+                    id,
+                    event: event.clone(),
+                    received_at,
+                    attempts: 0,
+                },
+                processed: false,
+                lease_until: None,
+                not_before: received_at,
+                note: None,
+            },
+        );
+        Ok(RecordOutcome::Recorded(id))
+    }
+
+    async fn claim(
+        &self,
+        _worker: &str,
+        limit: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<InboxItem>, RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let mut claimed = Vec::new();
+        for row in rows.1.values_mut() {
+            if claimed.len() >= limit as usize {
+                break;
+            }
+            let leased = row.lease_until.is_some_and(|until| until > now);
+            if row.processed || leased || row.not_before > now {
+                continue;
+            }
+            row.lease_until = Some(lease_until);
+            claimed.push(row.item.clone());
+        }
+        Ok(claimed)
+    }
+
+    async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let row = rows
+            .1
+            .get_mut(&id)
+            .ok_or_else(|| RepositoryError::NotFound(format!("inbox event {id}")))?;
+        row.processed = true;
+        row.lease_until = None;
+        row.note = note;
+        Ok(())
+    }
+
+    async fn release(
+        &self,
+        id: i64,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let row = rows
+            .1
+            .get_mut(&id)
+            .ok_or_else(|| RepositoryError::NotFound(format!("inbox event {id}")))?;
+        row.item.attempts += 1;
+        row.lease_until = None;
+        row.not_before = retry_at;
+        row.note = Some(error.to_owned());
+        Ok(())
+    }
+}
