@@ -668,3 +668,41 @@ crate::on_both_databases!(
     nuonuo_lost_issue_answer_is_queried_not_resent,
     super::lost_answer_is_queried_not_resent
 );
+
+pub async fn bureau_login_lapse_waits_for_the_operator(db: Db) {
+    let (emulator, url) = emulator(NuonuoEmulatorConfig {
+        pending_polls: 1_000,
+        ..NuonuoEmulatorConfig::default()
+    })
+    .await;
+    let app = spawn_nuonuo_app(db, "nuonuo_session", &url).await;
+    start_order(&app, "official_account", "NN-SESSION").await;
+    app.authorize("NN-SESSION", BUYER, Some(BUYER_TAX), false)
+        .await;
+    wait_long(&app, "NN-SESSION", "issue_pending").await;
+    // The bureau refuses: the drawer's login lapsed.
+    emulator.with_state(|s| {
+        for invoice in s.invoices.values_mut() {
+            invoice.status = "22".to_owned();
+            invoice.fail_cause = Some("开票员未登录电子税务局，请重新登录".to_owned());
+            invoice.pending_polls = 0;
+        }
+    });
+    let waiting = wait_long(&app, "NN-SESSION", "needs_attention").await;
+    let attention = waiting["attention"].to_string();
+    assert!(attention.contains("未登录"), "{attention}");
+    // The drawer logs in again and the operator retries: reInvoice, then issued.
+    let (status, retried) = app.api("POST", "/v1/orders/NN-SESSION/retry", None).await;
+    assert_eq!(status, 200, "{retried}");
+    let order = wait_long(&app, "NN-SESSION", "delivered").await;
+    check_delivered(&app, &emulator, &order).await;
+    let invoices = emulator.invoices();
+    assert_eq!(invoices.len(), 1);
+    assert_eq!(invoices[0].reinvoices, 1);
+    app.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    nuonuo_bureau_login_lapse_waits_for_the_operator,
+    super::bureau_login_lapse_waits_for_the_operator
+);

@@ -79,6 +79,10 @@ pub struct NuonuoIssuer {
     // Order numbers this process saw accepted, with when: right after accepting, the query
     // service may not know an order yet (E9500), which then means "pending", not "never seen".
     accepted: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
+    // Order numbers whose bureau-login failure this process reported: the workflow stops and
+    // waits for the operator, so the next look at one of them follows the operator's retry
+    // (the drawer logged in again) and sends `reInvoice`.
+    session_reported: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// How long after acceptance `E9500` still means "pending" (reference §1.8).
@@ -188,6 +192,7 @@ impl NuonuoIssuer {
             clock,
             tokens,
             accepted: std::sync::Mutex::new(std::collections::HashMap::new()),
+            session_reported: std::sync::Mutex::new(std::collections::HashSet::new()),
         })
     }
 
@@ -505,10 +510,19 @@ impl NuonuoIssuer {
                 Ok(IssueOutcome::Pending(serial))
             }
             InvoiceStatus::Failed { cause } if session_cause(&cause) => {
-                if retry_failed {
+                let reported = self
+                    .session_reported
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .remove(order_no);
+                if retry_failed || reported {
                     self.re_invoice(order_no).await?;
                     Ok(IssueOutcome::Pending(None))
                 } else {
+                    self.session_reported
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(order_no.to_owned());
                     Err(IssueError::SessionRequired(format!(
                         "nuonuo: 开票失败: {cause} (log the drawer in at the bureau, then retry the order)"
                     )))

@@ -373,10 +373,10 @@ async fn a_failure_for_the_bureau_login_waits_for_the_operator_then_reinvoices()
         matches!(&error, IssueError::SessionRequired(m) if m.contains("未登录")),
         "{error:?}"
     );
-    // The operator logged in and retried: the same orderNo, E9106, reInvoice.
+    // The operator logged in and retried (the workflow queries again): reInvoice.
     assert_eq!(
-        issuer.issue(&request("NKEY0007")).await.unwrap(),
-        IssueOutcome::Pending(None)
+        issuer.query(&key).await.unwrap(),
+        Some(IssueOutcome::Pending(None))
     );
     assert!(matches!(
         issuer.query(&key).await.unwrap(),
