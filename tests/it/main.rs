@@ -4,5 +4,6 @@
 
 mod app;
 mod golive;
+mod nuonuo;
 mod restart;
 mod scenarios;

@@ -25,6 +25,9 @@ mod strict;
 pub use live::SANDBOX_SELLER_TAX_ID;
 pub use server::{LogConfig, LogFormat, MetricsAuth};
 
+mod nuonuo;
+pub use nuonuo::{NuonuoAppType, NuonuoEnvironment, NuonuoIssuerConfig};
+
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -76,8 +79,10 @@ pub enum CallbackMode {
 pub enum IssuerKind {
     /// The built-in sandbox tax platform.
     Sandbox,
-    /// The merchant's own issuing service over HTTP (`docs/issuer-gateway.md`).
+    /// The merchant's own issuing service over HTTP (`docs/issuers/gateway.md`).
     Gateway,
+    /// Nuonuo's 诺税通saas open platform (`docs/issuers/nuonuo.md`), set up in `[issuer.nuonuo]`.
+    Nuonuo,
 }
 
 /// `[server]`.
@@ -221,7 +226,7 @@ pub struct SellerConfig {
 /// `[issuer]`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssuerConfig {
-    /// `sandbox` or `gateway`. Has no default in live mode: it must be stated there.
+    /// `sandbox`, `gateway` or `nuonuo`. Has no default in live mode: it must be stated there.
     #[serde(default = "sandbox_issuer")]
     pub kind: IssuerKind,
     /// Whether `kind` was stated in the configuration (set at load, not a key).
@@ -233,6 +238,9 @@ pub struct IssuerConfig {
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
     pub gateway_secret: Secret,
+    /// Nuonuo settings (kind `nuonuo`).
+    #[serde(default)]
+    pub nuonuo: NuonuoIssuerConfig,
 }
 
 fn sandbox_issuer() -> IssuerKind {

@@ -8,6 +8,7 @@
 pub mod ledger;
 pub mod logging;
 pub mod server;
+pub mod nuonuo;
 pub mod system;
 
 use std::net::SocketAddr;
@@ -332,6 +333,13 @@ pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Re
                 (issuer.clone(), Some(issuer))
             }
             IssuerKind::Gateway => (Arc::new(gateway_issuer(config, clock.clone())?), None),
+            IssuerKind::Nuonuo => {
+                let cache = Arc::new(SeaOrmTokenCache::new(db.clone()));
+                (
+                    Arc::new(nuonuo::nuonuo_issuer(config, cache, clock.clone())?),
+                    None,
+                )
+            }
         };
     let ports = Ports {
         merchant: weixin.clone(),
@@ -401,15 +409,16 @@ pub fn sandbox_limits(config: &Config) -> fapiao_app::http::limits::HttpLimits {
     limits
 }
 
-/// The in-process sandbox starts empty every time: the tokens, tickets and card templates an
-/// earlier one minted mean nothing to it, so they are forgotten and setup runs from the start.
+/// The in-process sandbox starts empty every time: the Weixin tokens, tickets and card templates
+/// an earlier one minted mean nothing to it, so they are forgotten and setup runs from the start
+/// (a tax platform's tokens, scarce and still valid, are kept).
 /// (Setup and doctor skip setup and leave them be, so they never disturb a running instance.)
 ///
 /// # Errors
 /// Storage errors.
 pub async fn forget_sandbox_setup(db: &Database) -> anyhow::Result<()> {
     SeaOrmTokenCache::new(db.clone())
-        .clear()
+        .clear_prefix("fapiao:weixin:")
         .await
         .context("clearing the sandbox's cached tokens")?;
     SeaOrmSetupStore::new(db.clone())
@@ -478,6 +487,15 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         WeixinMode::Live => (live_weixin_base_url(&config), None),
     };
 
+    // `issuer.nuonuo.environment = "emulator"`: the Nuonuo emulator runs in-process and the
+    // issuer is pointed at it.
+    let config = match nuonuo::start_emulator(&config, shutdown_rx.clone()).await? {
+        Some((url, task)) => {
+            tasks.push(task);
+            nuonuo::pointed_at(config, &url)
+        }
+        None => config,
+    };
     let Wiring {
         settings,
         ports,

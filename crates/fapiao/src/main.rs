@@ -31,6 +31,9 @@ enum Command {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
+        /// Also run the Nuonuo emulator here (docs/issuers/nuonuo.md).
+        #[arg(long)]
+        nuonuo_listen: Option<SocketAddr>,
     },
     /// Run the one-time Weixin setup against live Weixin (idempotent).
     Setup,
@@ -54,7 +57,26 @@ async fn main() -> anyhow::Result<()> {
     fapiao::logging::init(&config.log, level);
     match command {
         Command::Serve => serve(config).await,
-        Command::Sandbox { listen } => {
+        Command::Sandbox {
+            listen,
+            nuonuo_listen,
+        } => {
+            if let Some(nuonuo_listen) = nuonuo_listen {
+                let listener = tokio::net::TcpListener::bind(nuonuo_listen)
+                    .await
+                    .with_context(|| format!("binding {nuonuo_listen}"))?;
+                println!("Nuonuo emulator on http://{}", listener.local_addr()?);
+                println!(
+                    "  invoices: http://{}/nuonuo/control/invoices",
+                    listener.local_addr()?
+                );
+                let emulator = fapiao_sandbox::nuonuo::NuonuoEmulatorConfig::default();
+                tokio::spawn(async move {
+                    if let Err(e) = fapiao_sandbox::nuonuo::serve(listener, emulator).await {
+                        tracing::error!(error = %e, "nuonuo emulator stopped");
+                    }
+                });
+            }
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;
@@ -78,7 +100,10 @@ async fn main() -> anyhow::Result<()> {
             .await;
             Ok(())
         }
-        Command::Setup | Command::Doctor if config.is_sandbox() => {
+        command @ (Command::Setup | Command::Doctor) if config.is_sandbox() => {
+            if matches!(command, Command::Doctor) && !nuonuo_doctor(&config).await? {
+                std::process::exit(1);
+            }
             println!(
                 "The sandbox profile runs setup automatically when `fapiao serve` starts; set weixin.mode = \"live\" to set up a real account."
             );
@@ -110,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
             for warning in config.warnings() {
                 println!("WARNING {warning}");
             }
+            let nuonuo = nuonuo_doctor(&config).await?;
             println!("Checking the Weixin setup, step by step:");
             let callback = callback_check(&config).await;
             let state = offline_state(config).await?;
@@ -130,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
                 "callback URL",
                 callback.1
             );
-            if !report.healthy() || !callback.0 {
+            if !report.healthy() || !callback.0 || !nuonuo {
                 println!("Some checks failed: each line above says what to do.");
                 std::process::exit(1);
             }
@@ -147,6 +173,41 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The Nuonuo issuer's `doctor` lines when `issuer.kind = "nuonuo"`; whether they passed.
+async fn nuonuo_doctor(config: &Config) -> anyhow::Result<bool> {
+    if config.issuer.kind != fapiao_app::config::IssuerKind::Nuonuo {
+        return Ok(true);
+    }
+    let db = fapiao::database(config).await?;
+    // With environment = "emulator", doctor runs its own emulator unless a serving instance
+    // already holds the address.
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let config = match fapiao::nuonuo::start_emulator(config, stop).await {
+        Ok(Some((url, _))) => fapiao::nuonuo::pointed_at(config.clone(), &url),
+        Ok(None) => config.clone(),
+        Err(_) => {
+            let url = format!("http://{}", config.issuer.nuonuo.emulator_listen);
+            fapiao::nuonuo::pointed_at(config.clone(), &url)
+        }
+    };
+    let issuer = fapiao::nuonuo::nuonuo_issuer(
+        &config,
+        std::sync::Arc::new(fapiao_storage::SeaOrmTokenCache::new(db)),
+        std::sync::Arc::new(fapiao::SystemClock),
+    )?;
+    let mut healthy = true;
+    for (ok, name, detail) in fapiao::nuonuo::doctor(&issuer).await {
+        healthy &= ok;
+        println!(
+            "{} {:<18} {}",
+            if ok { "ok  " } else { "FAIL" },
+            name,
+            detail
+        );
+    }
+    Ok(healthy)
 }
 
 async fn offline_state(config: Config) -> anyhow::Result<fapiao_app::AppState> {

@@ -1,6 +1,6 @@
 //! The HTTP gateway issuer: the `InvoiceIssuer` port mapped one to one onto a merchant's own
 //! issuing service (an ERP, a Nuonuo or Baiwang integration it already runs), per the contract
-//! in `docs/issuer-gateway.md`.
+//! in `docs/issuers/gateway.md`.
 //!
 //! - Four calls: `POST /v1/invoices`, `GET /v1/invoices/{key}`, `GET /v1/invoices/{key}/pdf` and
 //!   `POST /v1/reversals`; the JSON bodies are mapped to and from domain types by hand in

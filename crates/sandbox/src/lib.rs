@@ -9,6 +9,8 @@
 //!   Weixin's retry rule ([`push`]).
 //! - Seeded, reproducible fault injection ([`faults`]).
 //!
+//! - [`nuonuo`]: a separate emulator of Nuonuo's 诺税通saas open platform for the Nuonuo issuer.
+//!
 //! It reuses the Weixin adapter's wire definitions and message crypto (never re-implementing
 //! a signature or a cipher) and the domain's identifiers; it depends on no other fapiao crate.
 //! [`router`] gives the axum router; [`serve`] runs it on a listener.
@@ -20,6 +22,7 @@ pub mod faults;
 mod http;
 mod ids;
 pub mod merchant;
+pub mod nuonuo;
 pub mod platform;
 pub mod push;
 mod sandbox;

@@ -5,6 +5,7 @@ mod access;
 pub mod dto;
 pub mod error;
 pub mod limits;
+mod nuonuo;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -141,6 +142,10 @@ pub fn router(state: AppState) -> Router {
                     MAX_PUSH_BYTES,
                     limits::declared_size,
                 )),
+        )
+        .route(
+            "/nuonuo/callback",
+            post(nuonuo::callback).layer(DefaultBodyLimit::max(MAX_PUSH_BYTES)),
         )
         .route("/q/{token}", get(scan_qr))
         .route("/healthz", get(|| async { "ok" }))

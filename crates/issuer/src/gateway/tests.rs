@@ -24,7 +24,7 @@ use super::*;
 const SECRET: &str = "gateway-test-secret-of-more-than-32-characters";
 /// 2026-03-17T10:30:00+08:00.
 const NOW: i64 = 1_773_714_600;
-const DOC: &str = include_str!("../../../../docs/issuer-gateway.md");
+const DOC: &str = include_str!("../../../../docs/issuers/gateway.md");
 const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
 
 // --- harness -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-//! The gateway's JSON bodies (`docs/issuer-gateway.md`), mapped to and from domain types by
+//! The gateway's JSON bodies (`docs/issuers/gateway.md`), mapped to and from domain types by
 //! hand.
 //!
 //! Requests are serialised from the structs below. Answers are read from a `serde_json::Value`

@@ -40,6 +40,20 @@ impl SeaOrmTokenCache {
             .map_err(repository_error)?;
         Ok(res.rows_affected)
     }
+
+    /// Forgets the tokens, tickets and leases whose key starts with `prefix` (e.g. only
+    /// Weixin's, `fapiao:weixin:`, leaving a tax platform's scarce tokens be).
+    ///
+    /// # Errors
+    /// As for the `TokenCache` port.
+    pub async fn clear_prefix(&self, prefix: &str) -> Result<u64, RepositoryError> {
+        let res = token_cache::Entity::delete_many()
+            .filter(token_cache::Column::CacheKey.starts_with(prefix))
+            .exec(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(res.rows_affected)
+    }
 }
 
 #[async_trait]
