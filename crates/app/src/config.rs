@@ -192,6 +192,10 @@ pub struct IssuerConfig {
     pub gateway_url: String,
     /// Gateway HMAC secret (kind `gateway`).
     pub gateway_secret: Secret,
+    /// Kind `sandbox`: shares of new invoices answered pending, outcome unknown or rejected,
+    /// e.g. `pending=0.05,unknown=0.05,reject=0.02` (for chaos runs; empty = none).
+    #[serde(default)]
+    pub sandbox_mix: String,
 }
 
 /// `[runner]`.

@@ -18,6 +18,6 @@ pub use face::invoice_face;
 pub use gateway::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer};
 pub use pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer, RenderError};
 pub use sandbox::{
-    InMemorySandboxLedger, LedgerError, SANDBOX_MARK, SandboxIssuer, SandboxLedger, SandboxMode,
-    SandboxRecord, SandboxResult,
+    InMemorySandboxLedger, LedgerError, MIX_REJECTION_CODE, ModeMix, SANDBOX_MARK, SandboxIssuer,
+    SandboxLedger, SandboxMode, SandboxRecord, SandboxResult,
 };
