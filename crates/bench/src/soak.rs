@@ -125,7 +125,7 @@ async fn chaos(
     let mut crash_points = options.crash_points.iter();
     let mut log = ChaosLog::default();
     let started = Instant::now();
-    let (mut rested, mut tick) = (0usize, 0u64);
+    let (mut rested, mut tick, mut last_start) = (0usize, 0u64, Instant::now());
     while !stop.load(Ordering::Relaxed) {
         // The kills follow the pipeline's progress (orders come to rest), so they land while
         // the service works, not while orders are merely being created.
@@ -133,10 +133,20 @@ async fn chaos(
             rested = usize::try_from(db.count(&rested_sql()).await.unwrap_or(0)).unwrap_or(0);
         }
         tick += 1;
-        if next_kill < thresholds.len() && rested >= thresholds[next_kill] {
+        // A few seconds between a restart and the next kill, so crash points armed on the
+        // restart get a chance to be reached.
+        if next_kill < thresholds.len()
+            && rested >= thresholds[next_kill]
+            && last_start.elapsed() >= Duration::from_secs(5)
+        {
             // A random moment shortly after the threshold, a random instance.
             tokio::time::sleep(Duration::from_millis(rng.below(400))).await;
             let victim = usize::try_from(rng.below(instances.len() as u64)).unwrap_or(0);
+            if let Some(armed) = instances[victim].armed.clone() {
+                log.unreached.push(format!(
+                    "instance {victim}: crash points {armed} not reached before a SIGKILL"
+                ));
+            }
             instances[victim].kill().await?;
             let at = started.elapsed().as_secs_f64();
             log.kills.push(format!(
@@ -158,6 +168,7 @@ async fn chaos(
                 let points = crash_points.next().map(String::as_str);
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 instance.start(&settings, &client, points).await?;
+                last_start = Instant::now();
                 println!(
                     "soak: instance {} restarted (start {}){}",
                     instance.index,
@@ -377,7 +388,16 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         .await?
         .json()
         .await?;
-    let injected = faults["injected"].as_array().map_or(0, Vec::len);
+    let injected = faults["injected"].as_array().cloned().unwrap_or_default();
+    let mut by_kind: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for fault in &injected {
+        let endpoint = fault["endpoint"].as_str().unwrap_or_default();
+        let kind = fault["fault"].as_str().unwrap_or_default();
+        *by_kind.entry(format!("{endpoint} {kind}")).or_default() += 1;
+    }
+    let by_kind: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
+    println!("soak: Weixin faults injected: {}", by_kind.join(", "));
+    let injected = injected.len();
     let pushes: Value = client
         .get(format!("{}/sandbox/control/pushes", sandbox.url))
         .send()
