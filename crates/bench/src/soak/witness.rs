@@ -169,6 +169,7 @@ pub(crate) async fn judge(
     let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
     let mut attention: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (mut duplicate_invoices, mut duplicate_cards, mut lost) = (0usize, 0usize, Vec::new());
+    let mut lost_states: BTreeMap<String, usize> = BTreeMap::new();
     let mut settle_micros = Vec::new();
     let mut harness_errors = Vec::new();
     for plan in planned {
@@ -206,6 +207,7 @@ pub(crate) async fn judge(
         }
         if plan.authorized && !FINAL_STATES.contains(&state.as_str()) {
             lost.push(format!("{id} ({}) in {state}", plan.scenario));
+            *lost_states.entry(state.clone()).or_default() += 1;
         }
         match state.as_str() {
             "delivered" => {
@@ -309,9 +311,18 @@ pub(crate) async fn judge(
     println!("| orders with more than one invoice | {duplicate_invoices} |");
     println!("| orders with more than one card | {duplicate_cards} |");
     println!("| ledger records naming no order | {orphans} |");
+    let lost_states: Vec<String> = lost_states
+        .iter()
+        .map(|(state, n)| format!("{state} ×{n}"))
+        .collect();
     println!(
-        "| lost (authorized, not in a final state) | {} |",
-        lost.len()
+        "| lost (authorized, not in a final state) | {} {} |",
+        lost.len(),
+        if lost_states.is_empty() {
+            String::new()
+        } else {
+            format!("({})", lost_states.join(", "))
+        }
     );
     for (reason, orders) in &attention {
         println!(
