@@ -151,6 +151,10 @@ struct SoakArgs {
     /// How long to wait after the load for every authorized order to rest.
     #[arg(long, default_value_t = 180)]
     settle_secs: u64,
+    /// Stop waiting when no authorized order changed for this long (past a reconciliation
+    /// cycle of 60 s): what is left is stuck.
+    #[arg(long, default_value_t = 100)]
+    stall_secs: u64,
     /// `runner.lease_seconds` of the instances.
     #[arg(long, default_value_t = 20)]
     lease_seconds: u64,
@@ -214,6 +218,7 @@ fn main() -> anyhow::Result<()> {
             post_payment: !args.no_post_payment,
             seed: args.seed,
             settle_secs: args.settle_secs,
+            stall_secs: args.stall_secs,
             lease_seconds: args.lease_seconds,
             reconcile_after_seconds: args.reconcile_after_seconds,
             connections: args.connections,

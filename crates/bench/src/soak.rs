@@ -46,6 +46,7 @@ pub(crate) struct SoakOptions {
     pub post_payment: bool,
     pub seed: u64,
     pub settle_secs: u64,
+    pub stall_secs: u64,
     pub lease_seconds: u64,
     pub reconcile_after_seconds: u64,
     pub connections: usize,
@@ -207,11 +208,15 @@ fn rested_sql() -> String {
     )
 }
 
-/// Waits until every authorized order rests in a final state, or `limit` passes.
+/// Waits until every authorized order rests in a final state, `limit` passes, or nothing
+/// moved for `stall` while no retry or poll was scheduled (the orders left are stuck, not
+/// slow). Answers the time waited and the
+/// orders still moving.
 async fn settle(
     db: &TestDatabase,
     planned: &[Planned],
     limit: Duration,
+    stall: Duration,
 ) -> anyhow::Result<(Duration, usize)> {
     let started = Instant::now();
     let authorized: std::collections::HashSet<&str> = planned
@@ -219,19 +224,42 @@ async fn settle(
         .filter(|p| p.authorized)
         .map(|p| p.order_id.as_str())
         .collect();
+    let (mut last, mut changed) = (Vec::new(), Instant::now());
     loop {
         let rows = db
-            .query("SELECT order_id, state FROM invoice_orders")
+            .query("SELECT order_id, state, version FROM invoice_orders")
             .await?;
-        let mut moving = 0usize;
+        let mut moving = Vec::new();
         for row in &rows {
             let (order_id, state) = (row.string(0)?, row.string(1)?);
             if authorized.contains(order_id.as_str()) && !FINAL_STATES.contains(&state.as_str()) {
-                moving += 1;
+                moving.push((order_id, state, row.i64(2)?));
             }
         }
-        if moving == 0 || started.elapsed() >= limit {
-            return Ok((started.elapsed(), moving));
+        moving.sort();
+        if moving != last {
+            (last, changed) = (moving, Instant::now());
+        }
+        if last.is_empty() || started.elapsed() >= limit {
+            return Ok((started.elapsed(), last.len()));
+        }
+        // A retry or poll scheduled for later is waiting, not stuck.
+        let waiting = db
+            .count(&format!(
+                "SELECT COUNT(*) FROM jobs WHERE run_at > {}",
+                crate::support::unix_millis()
+            ))
+            .await?;
+        if waiting > 0 {
+            changed = changed.max(Instant::now() - Duration::from_secs(1));
+        }
+        if changed.elapsed() >= stall {
+            println!(
+                "soak: {} orders have not moved for {} s: stuck",
+                last.len(),
+                stall.as_secs()
+            );
+            return Ok((started.elapsed(), last.len()));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -373,7 +401,13 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         options.settle_secs
     );
 
-    let (settled, moving) = settle(&db, &planned, Duration::from_secs(options.settle_secs)).await?;
+    let (settled, moving) = settle(
+        &db,
+        &planned,
+        Duration::from_secs(options.settle_secs),
+        Duration::from_secs(options.stall_secs),
+    )
+    .await?;
     stop.store(true, Ordering::Relaxed);
     let (mut instances, chaos_log) = chaos_task.await??;
     if moving > 0 {
