@@ -304,7 +304,7 @@ pub(crate) async fn judge(
         planned.len()
     );
     for (state, count) in &by_state {
-        println!("| final state `{state}` | {count} |");
+        println!("| orders in `{state}` at the end | {count} |");
     }
     println!("| blue invoices in the issuer's ledger | {total_blue} |");
     println!("| cards at Weixin (sandbox) | {total_cards} |");
