@@ -241,6 +241,10 @@ pub struct IssuerConfig {
     /// Nuonuo settings (kind `nuonuo`).
     #[serde(default)]
     pub nuonuo: NuonuoIssuerConfig,
+    /// Kind `sandbox`: shares of new invoices answered pending, outcome unknown or rejected,
+    /// e.g. `pending=0.05,unknown=0.05,reject=0.02` (for chaos runs; empty = none).
+    #[serde(default)]
+    pub sandbox_mix: String,
 }
 
 fn sandbox_issuer() -> IssuerKind {

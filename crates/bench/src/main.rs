@@ -17,6 +17,8 @@
 //! target/release/fapiao-bench pipeline --db postgres
 //! target/release/fapiao-bench pdf
 //! target/release/fapiao-bench memory
+//! cargo build -p fapiao --features crash-points -p fapiao-bench
+//! target/debug/fapiao-bench soak --db sqlite --orders 150 --kills 2
 //! ```
 
 mod decode;
@@ -24,6 +26,7 @@ mod ingest;
 mod memory;
 mod pdf;
 mod pipeline;
+mod soak;
 mod support;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -105,6 +108,78 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         in_flight: usize,
     },
+    /// The chaos harness (docs/RELIABILITY.md): `fapiao serve` instances in live mode against
+    /// the Weixin sandbox in its own process, with Weixin faults, duplicate and delayed pushes,
+    /// SIGKILLs and crash points; the issuer's ledger, the sandbox's cards and the service's
+    /// order views give the verdict. Needs the `fapiao` binary built with `crash-points`.
+    Soak(Box<SoakArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct SoakArgs {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    db: DbKind,
+    /// `fapiao serve` processes sharing the database (PostgreSQL only for more than one).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
+    #[arg(long, default_value_t = 150)]
+    orders: usize,
+    /// SIGKILLs of a random instance, spread over the load.
+    #[arg(long, default_value_t = 2)]
+    kills: usize,
+    /// Crash points armed on the restarts, one entry per restart in turn (`name:n`, e.g.
+    /// `insert_card.after_call:5`), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "insert_card.after_call:3,issue.after_call:2"
+    )]
+    crash_points: Vec<String>,
+    /// Share of the calls to each faulted Weixin endpoint that fail, split evenly over -1,
+    /// 45009, 5xx, applied-then-timeout and applied-then-dropped.
+    #[arg(long, default_value_t = 0.10)]
+    fault_rate: f64,
+    /// The Weixin endpoints (names, families or `*`) the fault rate applies to.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    fault_endpoints: Vec<String>,
+    #[arg(long, default_value_t = 0.10)]
+    duplicate_push_rate: f64,
+    #[arg(long, default_value_t = 0.05)]
+    delayed_push_rate: f64,
+    #[arg(long, default_value_t = 3000)]
+    push_delay_ms: u64,
+    /// The sandbox issuer's mix (`issuer.sandbox_mix`): shares of invoices answered pending,
+    /// outcome unknown and rejected.
+    #[arg(long, default_value = "pending=0.05,unknown=0.05,reject=0.02")]
+    issuer_mix: String,
+    /// Leave post-payment orders out of the scenarios.
+    #[arg(long)]
+    no_post_payment: bool,
+    #[arg(long, default_value_t = 20_261_206)]
+    seed: u64,
+    /// How long to wait after the load for every authorized order to rest.
+    #[arg(long, default_value_t = 180)]
+    settle_secs: u64,
+    /// Stop waiting when no authorized order changed for this long (past a reconciliation
+    /// cycle of 60 s): what is left is stuck.
+    #[arg(long, default_value_t = 100)]
+    stall_secs: u64,
+    /// `runner.lease_seconds` of the instances.
+    #[arg(long, default_value_t = 20)]
+    lease_seconds: u64,
+    /// `invoicing.reconcile_after_seconds` of the instances (pushes lost while an instance
+    /// was down are found by reconciliation).
+    #[arg(long, default_value_t = 10)]
+    reconcile_after_seconds: u64,
+    /// Concurrent orders of the load generator.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// `runner.concurrency` of the instances.
+    #[arg(long, default_value_t = 16)]
+    runner_concurrency: usize,
+    /// Print the verdict but exit 0 even when a check fails.
+    #[arg(long)]
+    report_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -138,6 +213,28 @@ fn main() -> anyhow::Result<()> {
         Command::Memory { stored, in_flight } => {
             runtime.block_on(memory::memory(stored, in_flight))
         }
+        Command::Soak(args) => runtime.block_on(soak::soak(soak::SoakOptions {
+            db: args.db,
+            instances: args.instances,
+            orders: args.orders,
+            kills: args.kills,
+            crash_points: args.crash_points,
+            fault_rate: args.fault_rate,
+            fault_endpoints: args.fault_endpoints,
+            duplicate_push_rate: args.duplicate_push_rate,
+            delayed_push_rate: args.delayed_push_rate,
+            push_delay_ms: args.push_delay_ms,
+            issuer_mix: args.issuer_mix,
+            post_payment: !args.no_post_payment,
+            seed: args.seed,
+            settle_secs: args.settle_secs,
+            stall_secs: args.stall_secs,
+            lease_seconds: args.lease_seconds,
+            reconcile_after_seconds: args.reconcile_after_seconds,
+            connections: args.connections,
+            runner_concurrency: args.runner_concurrency,
+            report_only: args.report_only,
+        })),
     }
 }
 

@@ -27,6 +27,12 @@ pub(crate) const LIVE_API_KEY: &str = "fapiao-bench-live-api-key";
 // ---------------------------------------------------------------------------------------------
 // Pushes
 
+pub(crate) fn unix_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

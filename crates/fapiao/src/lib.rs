@@ -23,7 +23,7 @@ use fapiao_app::{
 };
 use fapiao_domain::ids::AppId;
 use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupStore};
-use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, SandboxIssuer};
+use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, ModeMix, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
     Database, DatabaseOptions, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
@@ -330,6 +330,12 @@ pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Re
                     SandboxIssuer::with_ledger(numbering, clock.clone(), ledger)
                         .context("loading the sandbox issuer's font")?,
                 );
+                let mix: ModeMix = config
+                    .issuer
+                    .sandbox_mix
+                    .parse()
+                    .map_err(|rule| anyhow::anyhow!("issuer.sandbox_mix: {rule}"))?;
+                issuer.set_mix(mix);
                 (issuer.clone(), Some(issuer))
             }
             IssuerKind::Gateway => (Arc::new(gateway_issuer(config, clock.clone())?), None),

@@ -22,6 +22,6 @@ pub use gateway::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer};
 pub use nuonuo::{NuonuoConfig, NuonuoConfigError, NuonuoIssuer, TokenBudget, TokenPolicy};
 pub use pdf::{FaceParty, FaceRow, InvoiceFace, InvoicePdfRenderer, RenderError};
 pub use sandbox::{
-    InMemorySandboxLedger, LedgerError, SANDBOX_MARK, SandboxIssuer, SandboxLedger, SandboxMode,
-    SandboxRecord, SandboxResult,
+    InMemorySandboxLedger, LedgerError, MIX_REJECTION_CODE, ModeMix, SANDBOX_MARK, SandboxIssuer,
+    SandboxLedger, SandboxMode, SandboxRecord, SandboxResult,
 };

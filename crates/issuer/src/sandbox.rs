@@ -14,6 +14,7 @@
 //!   无需确认).
 
 mod ledger;
+mod mix;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +31,7 @@ use fapiao_domain::ports::{
 pub use crate::sandbox::ledger::{
     InMemorySandboxLedger, LedgerError, SandboxLedger, SandboxRecord, SandboxResult,
 };
+pub use crate::sandbox::mix::{MIX_REJECTION_CODE, ModeMix};
 
 use crate::face::{invoice_face, qr_payload};
 use crate::pdf::{InvoicePdfRenderer, RenderError};
@@ -76,6 +78,7 @@ pub struct SandboxIssuer {
     ledger: Arc<dyn SandboxLedger>,
     renderer: InvoicePdfRenderer,
     mode: Mutex<SandboxMode>,
+    mix: Mutex<ModeMix>,
     // Serialises look-up, numbering and recording of requests with the same key (by stripe),
     // so that concurrent requests with one key get one number; requests with other keys go
     // on in parallel, and the numbering itself is gap-free in the database.
@@ -120,6 +123,7 @@ impl SandboxIssuer {
             ledger,
             renderer: InvoicePdfRenderer::new()?,
             mode: Mutex::new(SandboxMode::default()),
+            mix: Mutex::new(ModeMix::default()),
             apply: (0..APPLY_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
@@ -146,6 +150,18 @@ impl SandboxIssuer {
     /// Changes how new requests are answered, from the next request on.
     pub fn set_mode(&self, mode: SandboxMode) {
         *self.mode.lock().unwrap_or_else(PoisonError::into_inner) = mode;
+    }
+
+    /// Answers a share of new issue requests in a fault mode chosen per key (see [`ModeMix`]);
+    /// the others in the issuer's mode. Reversals are not mixed.
+    pub fn set_mix(&self, mix: ModeMix) {
+        *self.mix.lock().unwrap_or_else(PoisonError::into_inner) = mix;
+    }
+
+    /// The mode of a new issue request with `key`: the mix's draw, else the issuer's mode.
+    fn issue_mode(&self, key: &IssueKey) -> SandboxMode {
+        let mix = *self.mix.lock().unwrap_or_else(PoisonError::into_inner);
+        mix.mode_for(key).unwrap_or_else(|| self.mode())
     }
 
     /// The records: what was issued or refused under which key (the witness that no order
@@ -389,7 +405,7 @@ impl InvoiceIssuer for SandboxIssuer {
     }
 
     async fn issue(&self, request: &IssueRequest) -> Result<IssueOutcome, IssueError> {
-        let mode = self.mode();
+        let mode = self.issue_mode(&request.key);
         let _apply = self.apply_lock(&request.key).lock().await;
         if let Some(record) = self.record(&request.key).await? {
             let record = self.poll(record).await?;

@@ -439,4 +439,9 @@ pub struct FaultConfig {
     pub script: Vec<ScriptedFault>,
     /// Probability that an event push is delivered twice.
     pub duplicate_push_rate: f64,
+    /// Probability that an event push (each copy of a duplicate drawn on its own) waits
+    /// `push_delay_ms` before its first attempt, as Weixin's queue sometimes does.
+    pub delayed_push_rate: f64,
+    /// How long a delayed push waits, in milliseconds.
+    pub push_delay_ms: u64,
 }

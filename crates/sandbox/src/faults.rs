@@ -61,6 +61,7 @@ pub(crate) struct Faults {
     rngs: Vec<StdRng>,
     script: VecDeque<ScriptedFault>,
     push_rng: StdRng,
+    delay_rng: StdRng,
     calls: HashMap<String, u64>,
     log: Vec<InjectedFault>,
 }
@@ -117,6 +118,9 @@ impl Faults {
         if !(0.0..=1.0).contains(&config.duplicate_push_rate) {
             return Err("duplicate_push_rate must be in 0..=1".to_owned());
         }
+        if !(0.0..=1.0).contains(&config.delayed_push_rate) {
+            return Err("delayed_push_rate must be in 0..=1".to_owned());
+        }
         for scripted in &config.script {
             if scripted
                 .http_status
@@ -138,6 +142,7 @@ impl Faults {
         Ok(Self {
             script: config.script.iter().cloned().collect(),
             push_rng: derived_rng(seed, "fault:push"),
+            delay_rng: derived_rng(seed, "fault:push-delay"),
             rngs,
             seed,
             config,
@@ -254,6 +259,12 @@ impl Faults {
     pub(crate) fn duplicate_push(&mut self) -> bool {
         let rate = self.config.duplicate_push_rate;
         rate > 0.0 && self.push_rng.random::<f64>() < rate
+    }
+
+    /// How long the next push copy waits before its first attempt, if it is delayed.
+    pub(crate) fn push_delay(&mut self) -> Option<u64> {
+        let rate = self.config.delayed_push_rate;
+        (rate > 0.0 && self.delay_rng.random::<f64>() < rate).then_some(self.config.push_delay_ms)
     }
 }
 

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use fapiao_domain::AccountRole;
 use serde::{Deserialize, Serialize};
@@ -128,6 +129,12 @@ pub struct FaultUpdate {
     /// New duplicate push rate.
     #[serde(default)]
     pub duplicate_push_rate: Option<f64>,
+    /// New delayed push rate.
+    #[serde(default)]
+    pub delayed_push_rate: Option<f64>,
+    /// New delay of a delayed push, in milliseconds.
+    #[serde(default)]
+    pub push_delay_ms: Option<u64>,
     /// Invalidate access tokens now (of `appid`, or of every account).
     #[serde(default)]
     pub invalidate_tokens: bool,
@@ -251,7 +258,16 @@ impl Sandbox {
         }
         let mut tasks = JoinSet::new();
         for push_id in &ids {
-            tasks.spawn(push::deliver(self.clone(), *push_id));
+            let delay = lock(&self.inner.faults).push_delay();
+            let sandbox = self.clone();
+            let push_id = *push_id;
+            tasks.spawn(async move {
+                if let Some(delay) = delay {
+                    tracing::info!(push = push_id, delay_ms = delay, "sandbox push delayed");
+                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                }
+                push::deliver(sandbox, push_id).await;
+            });
         }
         if wait {
             while tasks.join_next().await.is_some() {}
@@ -400,7 +416,9 @@ impl Sandbox {
         let reconfigure = update.seed.is_some()
             || update.rules.is_some()
             || update.script.is_some()
-            || update.duplicate_push_rate.is_some();
+            || update.duplicate_push_rate.is_some()
+            || update.delayed_push_rate.is_some()
+            || update.push_delay_ms.is_some();
         if reconfigure {
             let mut faults = lock(&self.inner.faults);
             let mut config = faults.config();
@@ -415,6 +433,12 @@ impl Sandbox {
             }
             if let Some(rate) = update.duplicate_push_rate {
                 config.duplicate_push_rate = rate;
+            }
+            if let Some(rate) = update.delayed_push_rate {
+                config.delayed_push_rate = rate;
+            }
+            if let Some(delay) = update.push_delay_ms {
+                config.push_delay_ms = delay;
             }
             *faults =
                 Faults::new(config, self.inner.settings.seed).map_err(ControlError::bad_request)?;

@@ -178,3 +178,37 @@ fn duplicate_pushes_follow_their_rate() {
     });
     assert!((0..100).all(|_| always.duplicate_push()));
 }
+
+#[test]
+fn delayed_pushes_follow_their_rate() {
+    let mut never = faults(FaultConfig::default());
+    assert!((0..100).all(|_| never.push_delay().is_none()));
+    let config = FaultConfig {
+        delayed_push_rate: 0.5,
+        push_delay_ms: 1500,
+        ..FaultConfig::default()
+    };
+    let draws: Vec<Option<u64>> = {
+        let mut half = faults(config.clone());
+        (0..200).map(|_| half.push_delay()).collect()
+    };
+    let delayed = draws.iter().filter(|d| d.is_some()).count();
+    assert!((60..140).contains(&delayed), "{delayed} of 200 delayed");
+    assert!(draws.iter().flatten().all(|d| *d == 1500));
+    // Seeded: the same configuration delays the same pushes.
+    let mut again = faults(config);
+    assert_eq!(
+        draws,
+        (0..200).map(|_| again.push_delay()).collect::<Vec<_>>()
+    );
+    assert!(
+        Faults::new(
+            FaultConfig {
+                delayed_push_rate: 1.5,
+                ..FaultConfig::default()
+            },
+            1
+        )
+        .is_err()
+    );
+}
