@@ -5,5 +5,6 @@
 mod app;
 mod golive;
 mod nuonuo;
+mod openapi;
 mod restart;
 mod scenarios;

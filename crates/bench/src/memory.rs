@@ -9,7 +9,9 @@ use fapiao_app::Config;
 
 use crate::DbKind;
 use crate::pipeline::{authorize_all, create_orders, s_pappid, wait_delivered};
-use crate::support::{API_KEY, LIVE_API_KEY, fresh_database, http_client, start_service};
+use crate::support::{
+    API_KEY, LIVE_API_KEY, LIVE_TOML, fresh_database, http_client, start_service, write_live_config,
+};
 
 /// `VmRSS` and `VmHWM` of `pid`, in MB.
 fn resident(pid: u32) -> (f64, f64) {
@@ -100,17 +102,23 @@ pub(crate) async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()
     let sandbox = format!("http://127.0.0.1:{sandbox_port}");
     let sandbox_listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], sandbox_port))).await?;
-    let sandbox_config =
-        fapiao::sandbox_config(&Config::from_toml("")?, &format!("{base}/weixin/callback"));
+    let config_dir = std::env::temp_dir().join(format!("fapiao-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&config_dir)?;
+    let config_file = write_live_config(&config_dir)?;
+    let sandbox_config = fapiao::sandbox_config(
+        &Config::from_toml(LIVE_TOML)?,
+        &format!("{base}/weixin/callback"),
+    );
     let sandbox_task = tokio::spawn(fapiao_sandbox::serve(sandbox_listener, sandbox_config));
     let spawned = Instant::now();
     let mut child = tokio::process::Command::new(&binary)
+        .arg("--config")
+        .arg(&config_file)
         .arg("serve")
         .env("FAPIAO__DATABASE__URL", &url)
         .env("FAPIAO__SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("FAPIAO__SERVER__PUBLIC_BASE_URL", &base)
         .env("FAPIAO__WEIXIN__MODE", "live")
-        .env("FAPIAO__SERVER__API_KEY", LIVE_API_KEY)
         .env("FAPIAO__WEIXIN__BASE_URL", &sandbox)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::DbKind;
 use crate::pipeline::s_pappid;
-use crate::support::{LIVE_API_KEY, fresh_database};
+use crate::support::{LIVE_API_KEY, LIVE_APPID, fresh_database, write_live_config};
 
 use fleet::{Instance, InstanceSettings, SandboxProcess};
 use load::{Load, Planned, SCENARIOS};
@@ -305,14 +305,15 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         .pool_max_idle_per_host(options.connections)
         .build()?;
 
-    let sandbox = Arc::new(SandboxProcess::start(&binary, &log_dir, &client).await?);
+    let config = write_live_config(&log_dir)?;
+    let sandbox = Arc::new(SandboxProcess::start(&binary, &config, &log_dir, &client).await?);
     let mut instances = fleet::instances(options.instances)?;
     // Weixin pushes to one callback URL: the first instance's.
     let callback = format!("{}/weixin/callback", instances[0].base_url());
     sandbox
         .control(
             &client,
-            "/sandbox/control/accounts/wxsandboxofficial01",
+            &format!("/sandbox/control/accounts/{LIVE_APPID}"),
             &json!({ "callback_url": callback }),
         )
         .await?;
@@ -325,6 +326,7 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         reconcile_after_seconds: options.reconcile_after_seconds,
         concurrency: options.runner_concurrency,
         log_dir: log_dir.clone(),
+        config,
     };
     instances[0].start(&settings, &client, None).await?;
     let base = instances[0].base_url();

@@ -23,6 +23,45 @@ pub(crate) const APPID: &str = "wxsandboxofficial01";
 pub(crate) const API_KEY: &str = "sandbox-api-key-change-me";
 /// The API key of the `fapiao serve` child in live mode (which refuses the public default).
 pub(crate) const LIVE_API_KEY: &str = "fapiao-bench-live-api-key";
+/// The Official Account of live-mode runs ([`LIVE_TOML`]).
+pub(crate) const LIVE_APPID: &str = "wxbenchofficial01";
+/// The configuration of live-mode runs, for `fapiao serve` and the sandbox alike: live mode
+/// refuses every built-in sandbox credential, so these are the bench's own, and the sandbox
+/// issuer is allowed explicitly.
+pub(crate) const LIVE_TOML: &str = r#"
+[server]
+api_key = "fapiao-bench-live-api-key"
+
+[weixin.official_account]
+appid = "wxbenchofficial01"
+secret = "bench-official-account-secret"
+
+[weixin.mini_program]
+appid = "wxbenchminiprog01"
+secret = "bench-mini-program-secret"
+
+[weixin.open_platform_app]
+appid = "wxbenchopenapp01"
+secret = "bench-open-platform-secret"
+
+[weixin.callback]
+token = "benchtoken"
+encoding_aes_key = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
+
+[issuer]
+kind = "sandbox"
+allow_sandbox_in_live = true
+
+[sellers.store-01]
+tax_id = "91310000000000001Y"
+"#;
+
+/// Writes [`LIVE_TOML`] into `dir`; the path to hand `fapiao --config`.
+pub(crate) fn write_live_config(dir: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let path = dir.join("fapiao-live.toml");
+    std::fs::write(&path, LIVE_TOML)?;
+    Ok(path)
+}
 
 // ---------------------------------------------------------------------------------------------
 // Pushes

@@ -19,6 +19,7 @@ pub mod secret;
 pub mod tax;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
+mod text;
 pub mod time;
 pub mod weixin;
 

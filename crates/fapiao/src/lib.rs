@@ -159,6 +159,19 @@ fn sandbox_push_mode(mode: CallbackMode) -> fapiao_sandbox::PushMode {
 
 /// The sandbox's accounts: the merchant's configured accounts, pushing to `callback_url`.
 pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
+    let mut sandbox = sandbox_accounts(config);
+    for account in &mut sandbox.accounts {
+        if account.role == fapiao_domain::AccountRole::OfficialAccount {
+            account.callback_url = Some(callback_url.to_owned());
+        }
+    }
+    sandbox
+}
+
+/// The sandbox's accounts: the merchant's configured accounts (appids, secrets, the callback
+/// Token and EncodingAESKey), with no callback URL yet; `fapiao sandbox` serves these, so a
+/// configuration with its own credentials drives the sandbox and the service alike.
+pub fn sandbox_accounts(config: &Config) -> SandboxConfig {
     let weixin = &config.weixin;
     let account = |account: &AccountConfig, role, name: &str| fapiao_sandbox::AccountConfig {
         appid: account.appid.clone(),
@@ -166,8 +179,7 @@ pub fn sandbox_config(config: &Config, callback_url: &str) -> SandboxConfig {
         role,
         name: name.to_owned(),
         original_id: None,
-        callback_url: (role == fapiao_domain::AccountRole::OfficialAccount)
-            .then(|| callback_url.to_owned()),
+        callback_url: None,
         token: weixin.callback.token.expose().to_owned(),
         encoding_aes_key: Some(weixin.callback.encoding_aes_key.expose().to_owned()),
         push_mode: sandbox_push_mode(weixin.callback.mode),
@@ -521,7 +533,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             .to_owned(),
     };
     let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone())
-        .with_metrics_access(config.metrics_access());
+        .with_metrics_access(config.metrics_access())
+        .with_http_links(config.is_sandbox());
     tasks.push(spawn_server(
         listener,
         fapiao_app::router(state.clone()),

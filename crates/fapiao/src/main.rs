@@ -85,9 +85,10 @@ async fn main() -> anyhow::Result<()> {
                 "  accounts: http://{}/sandbox/control/accounts",
                 listener.local_addr()?
             );
+            // The accounts of the configuration (the built-in ones unless it sets its own).
             let sandbox = fapiao_sandbox::SandboxConfig {
                 public_base_url: Some(format!("http://{}", listener.local_addr()?)),
-                ..fapiao_sandbox::SandboxConfig::default()
+                ..fapiao::sandbox_accounts(&config)
             };
             let sandbox = fapiao_sandbox::Sandbox::new(sandbox)?;
             let (_stop, stop) = tokio::sync::watch::channel(false);

@@ -83,7 +83,7 @@ impl Config {
         if !self.issuer.kind_stated {
             return Err(err(
                 "issuer.kind",
-                "must be stated in live mode: \"gateway\" for your tax platform \
+                "must be stated in live mode: \"nuonuo\" or \"gateway\" for your tax platform \
                  (\"sandbox\" issues no real invoice and also needs issuer.allow_sandbox_in_live = true)",
             ));
         }

@@ -249,6 +249,51 @@ pub struct RejectDto {
     pub url: Option<String>,
 }
 
+/// The longest reject reason (Weixin shows it to the buyer).
+pub const MAX_REJECT_REASON_CHARS: usize = 200;
+
+impl RejectDto {
+    /// Checks the reason (1 to 200 characters, something visible) and the link (`https://`, or
+    /// `http://` when `http_links`, at most 1024 characters, no spaces or control characters).
+    ///
+    /// # Errors
+    /// [`Error::BadRequest`] naming the field and the rule.
+    pub fn validate(&self, http_links: bool) -> Result<(), Error> {
+        let reason = self.reason.trim();
+        let count = reason.chars().count();
+        if reason.is_empty() {
+            return Err(bad("reason", "must not be empty"));
+        }
+        if count > MAX_REJECT_REASON_CHARS {
+            return Err(bad(
+                "reason",
+                format!("must be at most {MAX_REJECT_REASON_CHARS} characters, got {count}"),
+            ));
+        }
+        if let Some(url) = &self.url {
+            let scheme_ok =
+                url.starts_with("https://") || (http_links && url.starts_with("http://"));
+            if !scheme_ok {
+                return Err(bad(
+                    "url",
+                    if http_links {
+                        "must start with https:// or http://"
+                    } else {
+                        "must start with https://"
+                    },
+                ));
+            }
+            if url.len() > 1024 {
+                return Err(bad("url", "must be at most 1024 characters"));
+            }
+            if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad("url", "must not hold spaces or control characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `POST /v1/orders/{id}/reverse`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

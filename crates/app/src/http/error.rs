@@ -23,6 +23,14 @@ pub enum Error {
         /// The route's limit in bytes.
         limit: u64,
     },
+    /// The route exists but not with this method.
+    #[error("{path} does not take {method}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The path.
+        path: String,
+    },
     /// The body did not arrive in time.
     #[error("the request body did not arrive in time")]
     Timeout,
@@ -71,6 +79,7 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Error::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
 
@@ -88,6 +97,7 @@ impl Error {
             Error::Unauthorized => "unauthorized",
             Error::TooLarge { .. } => "too_large",
             Error::Timeout => "timeout",
+            Error::MethodNotAllowed { .. } => "method_not_allowed",
         }
     }
 }

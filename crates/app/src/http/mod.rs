@@ -4,12 +4,14 @@
 mod access;
 pub mod dto;
 pub mod error;
+mod extract;
 pub mod limits;
 mod nuonuo;
+mod pages;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,7 +29,9 @@ use tokio::sync::Notify;
 
 pub use access::MetricsAccess;
 pub use error::Error;
+use extract::{ApiPath, ApiQuery};
 
+use crate::error::AppError;
 use crate::service::{InvoiceService, Ports, PushAccepted, SetupService};
 use crate::settings::Settings;
 
@@ -59,7 +63,15 @@ struct Inner {
 
 /// Shared state of the router. Cheap to clone.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>, MetricsAccess);
+pub struct AppState(Arc<Inner>, Access);
+
+/// What the host decides about access and links; cheap to clone.
+#[derive(Debug, Clone)]
+struct Access {
+    metrics: MetricsAccess,
+    /// Whether links the merchant hands the buyer may be plain `http://` (the sandbox profile).
+    http_links: bool,
+}
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,14 +98,25 @@ impl AppState {
                 metrics,
                 work,
             }),
-            MetricsAccess::Open,
+            Access {
+                metrics: MetricsAccess::Open,
+                http_links: false,
+            },
         )
     }
 
     /// Who may read `/metrics` (open unless set).
     #[must_use]
     pub fn with_metrics_access(mut self, access: MetricsAccess) -> Self {
-        self.1 = access;
+        self.1.metrics = access;
+        self
+    }
+
+    /// Whether links for the buyer (a reject `url`) may be plain `http://`; only `https://`
+    /// unless set (the sandbox profile sets it).
+    #[must_use]
+    pub fn with_http_links(mut self, allowed: bool) -> Self {
+        self.1.http_links = allowed;
         self
     }
 
@@ -152,6 +175,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(render_metrics))
         .route("/openapi.json", get(openapi))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .with_state(state)
 }
 
@@ -186,7 +211,7 @@ struct ListQuery {
 
 async fn list_orders(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response, Error> {
     let filter = OrderFilter {
         state: query
@@ -214,7 +239,7 @@ async fn list_orders(
 
 async fn get_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Error> {
     let order = state.0.invoices.order(&order_id(&id)?).await?;
     let jobs = state.0.invoices.pending_jobs(&order).await?;
@@ -225,10 +250,11 @@ async fn get_order(
 
 async fn reject_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, Error> {
     let request: dto::RejectDto = dto::parse_body(&body)?;
+    request.validate(state.1.http_links)?;
     let order = state
         .0
         .invoices
@@ -240,7 +266,7 @@ async fn reject_order(
 
 async fn retry_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Error> {
     let order = state.0.invoices.retry(&order_id(&id)?).await?;
     state.0.work.notify_one();
@@ -249,7 +275,7 @@ async fn retry_order(
 
 async fn reverse_order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     body: Bytes,
 ) -> Result<Response, Error> {
     let request: dto::ReverseDto = dto::parse_body(&body)?;
@@ -274,7 +300,7 @@ async fn reverse_order(
 
 async fn order_pdf(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Error> {
     let id = order_id(&id)?;
     let pdf = state.0.invoices.pdf(&id).await?;
@@ -300,7 +326,7 @@ async fn qr_url(state: &AppState, id: &str) -> Result<String, Error> {
 
 async fn order_qr_png(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Error> {
     let url = qr_url(&state, &id).await?;
     let png = crate::qr::png(&url).map_err(|e| Error::bad_request("qr", e))?;
@@ -309,7 +335,7 @@ async fn order_qr_png(
 
 async fn order_qr_svg(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, Error> {
     let url = qr_url(&state, &id).await?;
     let svg = crate::qr::svg(&url).map_err(|e| Error::bad_request("qr", e))?;
@@ -344,11 +370,20 @@ async fn doctor(State(state): State<AppState>) -> Result<Response, Error> {
 
 async fn scan_qr(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Response, Error> {
-    let token = QrToken::parse(&token).map_err(|e| Error::bad_request("token", e.rule))?;
-    let url = state.0.invoices.scan_qr(&token).await?;
-    Ok(Redirect::to(&url).into_response())
+    // The buyer's phone shows a page in words, not an error envelope.
+    let url = match QrToken::parse(&token) {
+        Err(e) => Err(AppError::NotFound(e.rule.to_string())),
+        Ok(token) => state.0.invoices.scan_qr(&token).await,
+    };
+    Ok(match url {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(error) => {
+            tracing::info!(error = %error, "receipt QR code not usable");
+            pages::qr_unavailable(&error)
+        }
+    })
 }
 
 async fn verify_callback(
@@ -391,7 +426,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn render_metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if !state.1.allows(&headers, &state.0.http.api_key) {
+    if !state.1.metrics.allows(&headers, &state.0.http.api_key) {
         return Error::Unauthorized.into_response();
     }
     let Some(render) = &state.0.metrics else {
@@ -409,6 +444,18 @@ async fn render_metrics(State(state): State<AppState>, headers: HeaderMap) -> Re
         render(),
     )
         .into_response()
+}
+
+async fn no_route(uri: axum::http::Uri) -> Response {
+    Error::App(AppError::NotFound(format!("no route at {}", uri.path()))).into_response()
+}
+
+async fn no_method(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    Error::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
+    .into_response()
 }
 
 async fn openapi() -> Response {

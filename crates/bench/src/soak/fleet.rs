@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use tokio::process::{Child, Command};
 
-use crate::support::LIVE_API_KEY;
 
 /// What every instance is started with.
 #[derive(Debug, Clone)]
@@ -22,6 +21,8 @@ pub(crate) struct InstanceSettings {
     pub reconcile_after_seconds: u64,
     pub concurrency: usize,
     pub log_dir: PathBuf,
+    /// The live-mode configuration file (the bench's own credentials).
+    pub config: PathBuf,
 }
 
 /// One `fapiao serve` process, restartable on the same port and database.
@@ -50,11 +51,12 @@ impl Instance {
         let log = log_file(&settings.log_dir, &format!("instance-{}.log", self.index))?;
         let mut command = Command::new(&settings.binary);
         command
+            .arg("--config")
+            .arg(&settings.config)
             .arg("serve")
             .env("FAPIAO__DATABASE__URL", &settings.database_url)
             .env("FAPIAO__SERVER__LISTEN", format!("127.0.0.1:{}", self.port))
             .env("FAPIAO__SERVER__PUBLIC_BASE_URL", &base)
-            .env("FAPIAO__SERVER__API_KEY", LIVE_API_KEY)
             .env("FAPIAO__WEIXIN__MODE", "live")
             .env("FAPIAO__WEIXIN__BASE_URL", &settings.sandbox_url)
             .env("FAPIAO__ISSUER__SANDBOX_MIX", &settings.issuer_mix)
@@ -158,6 +160,7 @@ pub(crate) struct SandboxProcess {
 impl SandboxProcess {
     pub async fn start(
         binary: &Path,
+        config: &Path,
         log_dir: &Path,
         client: &reqwest::Client,
     ) -> anyhow::Result<Self> {
@@ -165,6 +168,8 @@ impl SandboxProcess {
         let url = format!("http://127.0.0.1:{port}");
         let log = log_file(log_dir, "sandbox.log")?;
         let mut child = Command::new(binary)
+            .arg("--config")
+            .arg(config)
             .args(["sandbox", "--listen", &format!("127.0.0.1:{port}")])
             .env("RUST_LOG", "warn")
             .stdout(log.try_clone()?)

@@ -173,6 +173,8 @@ impl ItemName {
         if name.is_empty() {
             return Err(field_error(FIELD, "must not be empty"));
         }
+        crate::text::check_visible(name)
+            .map_err(|hidden| field_error(FIELD, hidden.to_string()))?;
         if let Some(rest) = name.strip_prefix('*')
             && let Some(end) = rest.find('*')
         {

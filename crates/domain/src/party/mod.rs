@@ -78,6 +78,20 @@ impl PartyName {
         if name.is_empty() {
             return Err(PartyError::Empty { field: FIELD });
         }
+        match crate::text::check_visible(name) {
+            Ok(()) => {}
+            Err(crate::text::Hidden::NothingVisible) => {
+                return Err(PartyError::Empty { field: FIELD });
+            }
+            Err(crate::text::Hidden::Bidi { position, found }) => {
+                return Err(PartyError::Character {
+                    field: FIELD,
+                    position,
+                    found,
+                    rule: "no bidi controls",
+                });
+            }
+        }
         if let Some((index, found)) = name
             .chars()
             .enumerate()
