@@ -194,3 +194,15 @@ pub fn pdf_text(bytes: &[u8]) -> String {
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     document.extract_text(&pages).unwrap()
 }
+
+/// Live mode refuses the built-in sandbox credentials: a live-mode test and the sandbox it runs
+/// as Weixin get these (the `[issuer]` section is the test's own).
+pub const LIVE_CREDENTIALS: &str = "[weixin.official_account]\nappid = \"wxliveofficial01\"\n\
+    secret = \"live-test-official-secret\"\n\
+    [weixin.mini_program]\nappid = \"wxliveminiprog01\"\nsecret = \"live-test-mini-secret\"\n\
+    [weixin.open_platform_app]\nappid = \"wxliveopenapp01\"\nsecret = \"live-test-open-secret\"\n\
+    [weixin.callback]\ntoken = \"livetesttoken\"\n\
+    encoding_aes_key = \"ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut\"\n\
+    [sellers.store-01]\ntax_id = \"91310000000000001Y\"\n";
+/// The seller's tax id in [`LIVE_CREDENTIALS`].
+pub const LIVE_SELLER_TAX_ID: &str = "91310000000000001Y";

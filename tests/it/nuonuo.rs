@@ -310,16 +310,18 @@ async fn world_with(
     kind: Db,
     name: &str,
     service: SocketAddr,
-    emulator_config: NuonuoEmulatorConfig,
+    mut emulator_config: NuonuoEmulatorConfig,
     timeout_ms: u64,
     extra: &str,
 ) -> World {
     let db = test_db(kind, name).await;
+    // Live mode runs on the test's own seller, which Nuonuo must know.
+    emulator_config.tax_ids.push(LIVE_SELLER_TAX_ID.to_owned());
     let (emulator, nuonuo) = emulator(emulator_config).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let weixin = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::from_toml(&format!(
-        "[server]\napi_key = \"{LIVE_KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{weixin}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{}{extra}",
+        "[server]\napi_key = \"{LIVE_KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{weixin}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{LIVE_CREDENTIALS}{}{extra}",
         nuonuo_toml(&nuonuo, timeout_ms)
     ))
     .unwrap();
@@ -531,7 +533,10 @@ pub async fn token_shared_across_instances(db: Db) {
     );
     assert_eq!(world.emulator.token_calls(), 1);
     // The count is visible on /metrics.
-    let metrics = reqwest::get(format!("{}/metrics", c.base_url()))
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", c.base_url()))
+        .bearer_auth(LIVE_KEY)
+        .send()
         .await
         .unwrap()
         .text()

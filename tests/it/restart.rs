@@ -16,16 +16,6 @@ use crate::app::*;
 const ORDERS: usize = 12;
 const KEY: &str = "restart-test-api-key-0001";
 
-/// Live mode refuses the built-in sandbox credentials: the sandbox run as Weixin gets these.
-const LIVE_CREDENTIALS: &str = "[weixin.official_account]\nappid = \"wxrestartofficial01\"\n\
-    secret = \"restart-official-secret\"\n\
-    [weixin.mini_program]\nappid = \"wxrestartminiprog01\"\nsecret = \"restart-mini-secret\"\n\
-    [weixin.open_platform_app]\nappid = \"wxrestartopenapp01\"\nsecret = \"restart-open-secret\"\n\
-    [weixin.callback]\ntoken = \"restarttoken\"\n\
-    encoding_aes_key = \"ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut\"\n\
-    [sellers.store-01]\ntax_id = \"91440300708461136T\"\n\
-    [issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n";
-
 async fn free_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
@@ -65,7 +55,7 @@ pub async fn crash_and_restart(kind: Db) {
     let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
     let config = Config::from_toml(&format!(
-        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{LIVE_CREDENTIALS}"
+        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{LIVE_CREDENTIALS}[issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n"
     ))
     .unwrap();
     // Weixin (the sandbox) outlives the crash, as it would in production.

@@ -7,8 +7,8 @@
 
 pub mod ledger;
 pub mod logging;
-pub mod server;
 pub mod nuonuo;
+pub mod server;
 pub mod system;
 
 use std::net::SocketAddr;

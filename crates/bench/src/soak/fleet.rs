@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use tokio::process::{Child, Command};
 
-
 /// What every instance is started with.
 #[derive(Debug, Clone)]
 pub(crate) struct InstanceSettings {
