@@ -501,7 +501,7 @@ pub async fn real_responses_match_the_document(kind: Db) {
         .call(
             "GET",
             "/weixin/callback",
-            "/weixin/callback?echostr=x",
+            "/weixin/callback?nonce=x",
             None,
         )
         .await;
