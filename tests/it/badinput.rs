@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! The bad-input matrix from outside, over HTTP against the running service: forged, replayed,
 //! foreign, hostile and oversized pushes at the Weixin callback, and bad requests at the
 //! merchant API, are all refused with a 4xx and the JSON error envelope, and change nothing.
