@@ -171,6 +171,16 @@ crate::on_both_databases!(
     super::hostile_pushes_change_nothing
 );
 
+/// What is tried, the method and path, the body, the status and error code expected.
+type ApiCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<Value>,
+    u16,
+    &'static str,
+);
+
 pub async fn bad_requests_are_refused_naming_the_field(kind: Db) {
     let app = spawn_app(kind, "badinput_api").await;
     let (status, body) = app
@@ -188,7 +198,7 @@ pub async fn bad_requests_are_refused_naming_the_field(kind: Db) {
         body["lines"][0]["name"] = json!(name);
         body
     };
-    let cases: Vec<(&str, &str, &str, Option<Value>, u16, &str)> = vec![
+    let cases: Vec<ApiCase> = vec![
         (
             "a negative limit",
             "GET",
