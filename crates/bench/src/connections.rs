@@ -125,8 +125,14 @@ pub(crate) async fn connections(idle: usize, slow: usize) -> anyhow::Result<()> 
         .env("FAPIAO__DATABASE__URL", db.url())
         .env("FAPIAO__SERVER__LISTEN", addr.to_string())
         .env("FAPIAO__SERVER__PUBLIC_BASE_URL", format!("http://{addr}"))
-        .env("FAPIAO__SANDBOX__LISTEN", format!("127.0.0.1:{sandbox_port}"))
-        .env("FAPIAO__SERVER__IDLE_TIMEOUT_MS", IDLE_TIMEOUT_MS.to_string())
+        .env(
+            "FAPIAO__SANDBOX__LISTEN",
+            format!("127.0.0.1:{sandbox_port}"),
+        )
+        .env(
+            "FAPIAO__SERVER__IDLE_TIMEOUT_MS",
+            IDLE_TIMEOUT_MS.to_string(),
+        )
         .env(
             "FAPIAO__SERVER__HEADER_READ_TIMEOUT_MS",
             HEADER_TIMEOUT_MS.to_string(),
@@ -182,10 +188,7 @@ pub(crate) async fn connections(idle: usize, slow: usize) -> anyhow::Result<()> 
         peak
     });
 
-    let (opened, closed) = (
-        Arc::new(AtomicUsize::new(0)),
-        Arc::new(AtomicUsize::new(0)),
-    );
+    let (opened, closed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let started = Instant::now();
     let mut held = tokio::task::JoinSet::new();
     for i in 0..idle + slow {
@@ -209,7 +212,9 @@ pub(crate) async fn connections(idle: usize, slow: usize) -> anyhow::Result<()> 
     let bound = Duration::from_millis(3 * IDLE_TIMEOUT_MS.max(HEADER_TIMEOUT_MS) + 10_000);
     let mut close_times = Vec::new();
     while let Ok(Some(joined)) = tokio::time::timeout(
-        bound.saturating_sub(started.elapsed()).max(Duration::from_millis(1)),
+        bound
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(1)),
         held.join_next(),
     )
     .await
