@@ -160,18 +160,63 @@ impl TestApp {
 
     /// Waits until the order reaches `state` (or fails the test with its history).
     pub async fn wait_for(&self, order_id: &str, state: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
+        self.wait_until(order_id, state, |order| order["state"] == state)
+            .await
+    }
+
+    /// Waits until the order satisfies `done` (named `what` in the failure), polling every
+    /// 25 ms up to [`DEADLINE`].
+    pub async fn wait_until(
+        &self,
+        order_id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
             let (status, order) = self
                 .api("GET", &format!("/v1/orders/{order_id}"), None)
                 .await;
-            if status == 200 && order["state"] == state {
+            if status == 200 && done(&order) {
                 return order;
             }
-            last = order;
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id}: never {what} within {DEADLINE:?}: {order:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("order {order_id} never reached {state}: {last:#}");
+    }
+
+    /// Polls `probe` every 25 ms until it answers something, up to [`DEADLINE`].
+    pub async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+        &self,
+        what: &str,
+        probe: impl Fn() -> F,
+    ) -> T {
+        poll(what, probe).await
+    }
+}
+
+/// The longest any test waits for the service to reach a state; generous for two busy cores,
+/// never reached when the code is right (the wait ends as soon as the state is there).
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `probe` every 25 ms until it answers something, failing the test after [`DEADLINE`].
+pub async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    probe: impl Fn() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {DEADLINE:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
