@@ -234,6 +234,17 @@ pub fn company_auth_data() -> AuthData {
 /// A merchant mock answering the ticket and auth URL once per call (`url_calls` times) and
 /// `getauthdata` with a company title.
 pub fn merchant(url_calls: usize, caller: AppId, wxa: bool) -> MockWeixinMerchantApi {
+    merchant_reading_titles(url_calls, caller, wxa, 0..)
+}
+
+/// [`merchant`] that expects `getauthdata` for our platform id `titles` times (a delivery
+/// reads the buyer's title once).
+pub fn merchant_reading_titles(
+    url_calls: usize,
+    caller: AppId,
+    wxa: bool,
+    titles: impl Into<mockall::TimesRange>,
+) -> MockWeixinMerchantApi {
     let mut merchant = MockWeixinMerchantApi::new();
     let ticket_caller = caller.clone();
     merchant
@@ -257,6 +268,8 @@ pub fn merchant(url_calls: usize, caller: AppId, wxa: bool) -> MockWeixinMerchan
         });
     merchant
         .expect_auth_data()
+        .withf(|s_pappid, _| *s_pappid == fixtures::s_pappid())
+        .times(titles)
         .returning(|_, _| Ok(company_auth_data()));
     merchant
 }
