@@ -56,6 +56,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
+    spawn_app_with(kind, name, "").await
+}
+
+/// [`spawn_app`] with `extra` TOML appended to the configuration.
+pub async fn spawn_app_with(kind: Db, name: &str, extra: &str) -> TestApp {
     let db = test_db(kind, name).await;
     let options = StartOptions {
         database: Some(db.database().clone()),
@@ -64,7 +69,7 @@ pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
         skip_setup: false,
         skip_runner: false,
     };
-    let running = fapiao::start(config(""), options)
+    let running = fapiao::start(config(extra), options)
         .await
         .unwrap_or_else(|e| panic!("start: {e:#}"));
     let base = running.base_url();
