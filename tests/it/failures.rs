@@ -181,12 +181,13 @@ pub async fn insert_applied_then_timeout(db: Db) {
     assert!(order["card"]["code"].is_null(), "{order:#}");
     // A reimburser's status push names the card: now the order knows its code.
     app.control("/sandbox/control/reimburse", json!({ "card_id": card_id, "code": code, "status": "INVOICE_REIMBURSE_LOCK", "wait": true })).await;
+    // The code is learned and the status applied (two saves: wait for both).
     let order = app
-        .wait_until("E2E-LOST", "the card code learned", |o| {
+        .wait_until("E2E-LOST", "the card code learned and locked", |o| {
             o["card"]["code"] == code.as_str()
+                && o["card"]["reimbursement"] == "INVOICE_REIMBURSE_LOCK"
         })
         .await;
-    assert_eq!(order["card"]["reimbursement"], "INVOICE_REIMBURSE_LOCK");
     assert_eq!(order["state"], "delivered");
     app.running.shutdown().await;
 }
