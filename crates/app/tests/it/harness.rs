@@ -274,18 +274,24 @@ pub fn merchant_reading_titles(
     merchant
 }
 
-/// A platform mock accepting one PDF upload and one insert for `appid`.
+/// A platform mock accepting one PDF upload and then one insert for `appid`, of the uploaded
+/// PDF.
 pub fn platform(appid: AppId) -> MockWeixinPlatformApi {
     let mut platform = MockWeixinPlatformApi::new();
+    // The card carries the uploaded PDF, so the upload must come first.
+    let mut order = mockall::Sequence::new();
     platform
         .expect_upload_pdf()
         .withf(|pdf| pdf.starts_with(b"%PDF-"))
         .times(1)
+        .in_sequence(&mut order)
         .returning(|_| Ok(MediaId::parse("3015806758683707").unwrap()));
     platform
         .expect_insert_card()
+        .in_sequence(&mut order)
         .withf(move |insertion| {
             insertion.appid == appid
+                && insertion.data.pdf_media_id.as_str() == "3015806758683707"
                 && insertion.card_id == card_id()
                 && insertion.data.fee.get() == 10_000
                 && insertion.data.fee_without_tax.get() == 9_434
