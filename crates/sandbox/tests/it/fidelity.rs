@@ -5,7 +5,10 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{OA, OA_SECRET, TestSandbox, appid, authorized_order, company, setup};
+use crate::support::{
+    Behaviour, Callback, OA, OA_SECRET, TestSandbox, appid, authorized_order, company,
+    insert_request, setup,
+};
 
 /// §4.1 `getticket` (wx_card).
 const TICKET: &str = r#"{"errcode":0,"errmsg":"ok","ticket":"m7RQzjA_ljjEkt-JCoklRM5zrzYr-6PI09QydZmNXXz-opTqMv53aFj1ykRt_AOtvqidqZZsLhCDgwGC6nBDiA","expires_in":7200}"#;
@@ -200,4 +203,131 @@ async fn merchant_answers_have_the_reference_shape() {
     });
     let inserted = post(&sandbox, "/card/invoice/insert", &token, insert).await;
     same_shape(INSERT, &inserted, &[".unionid"]);
+}
+
+/// §5.1 `user_authorize_invoice` (official sample).
+const AUTHORIZE_PUSH: &str = "<xml>
+  <ToUserName><![CDATA[gh_fc0a06a20993]]></ToUserName>
+  <FromUserName><![CDATA[oZI8Fj040-be6rlDohc6gkoPOQTQ]]></FromUserName>
+  <CreateTime>1475134700</CreateTime>
+  <MsgType><![CDATA[event]]></MsgType>
+  <Event><![CDATA[user_authorize_invoice]]></Event>
+  <SuccOrderId><![CDATA[1202933957956]]></SuccOrderId>
+  <FailOrderId><![CDATA[]]></FailOrderId>
+  <AuthorizeAppId><![CDATA[wxf83dd777cffa4eab]]></AuthorizeAppId>
+  <Source><![CDATA[web]]></Source>
+</xml>";
+/// §5.2 `update_invoice_status`.
+const STATUS_PUSH: &str = "<xml>
+  <ToUserName><![CDATA[gh_9e1765b5568e]]></ToUserName>
+  <FromUserName><![CDATA[ojZ8Ytz4lESgdWZ34L_R1TvB2Kds]]></FromUserName>
+  <CreateTime>1478068440</CreateTime>
+  <MsgType><![CDATA[event]]></MsgType>
+  <Event><![CDATA[update_invoice_status]]></Event>
+  <Status><![CDATA[INVOICE_REIMBURSE_INIT]]></Status>
+  <CardId><![CDATA[pjZ8Yt7Um2jYxzneP8GomnxoVFWo]]></CardId>
+  <Code><![CDATA[186921658591]]></Code>
+</xml>";
+
+/// The elements of a push in order, each as (name, whether its text is CDATA, whether its
+/// text is all digits).
+fn elements(xml: &str) -> Vec<(String, bool, bool)> {
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find('<') {
+        rest = &rest[start + 1..];
+        if rest.starts_with('/') || rest.starts_with('!') || rest.starts_with('?') {
+            continue;
+        }
+        let Some(end) = rest.find('>') else { break };
+        let name = rest[..end].to_owned();
+        rest = &rest[end + 1..];
+        if name == "xml" {
+            continue;
+        }
+        let close = format!("</{name}>");
+        let Some(text_end) = rest.find(&close) else {
+            break;
+        };
+        let text = &rest[..text_end];
+        found.push((
+            name,
+            text.starts_with("<![CDATA["),
+            !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()),
+        ));
+        rest = &rest[text_end + close.len()..];
+    }
+    found
+}
+
+#[tokio::test]
+async fn pushes_have_the_reference_elements() {
+    let sandbox = TestSandbox::start().await;
+    let merchant_server = Callback::start(Behaviour::Succeed).await;
+    sandbox
+        .set_callback(OA, &merchant_server.url, "plain")
+        .await;
+    let client = sandbox.client();
+    let merchant = setup(&client).await;
+    authorized_order(
+        &sandbox,
+        &client,
+        &merchant,
+        "fidelity-push",
+        company("深圳市腾讯计算机系统有限公司", "91440300708461136T"),
+    )
+    .await;
+    let oa = appid(OA);
+    let media = client
+        .upload_pdf(&oa, &crate::support::sample_pdf())
+        .await
+        .expect("setpdf")
+        .s_media_id;
+    let card = client
+        .execute(
+            &oa,
+            &insert_request(
+                "fidelity-push",
+                &merchant.card_id,
+                OA,
+                &media,
+                "24312000000000000081",
+            ),
+        )
+        .await
+        .expect("insert");
+    sandbox
+        .control_ok(
+            "/sandbox/control/reimburse",
+            json!({"card_id": merchant.card_id, "code": card.code, "status": "INVOICE_REIMBURSE_LOCK", "wait": true}),
+        )
+        .await;
+    let received = merchant_server.received();
+    assert_eq!(received.len(), 2);
+    // The reference's captured production payload adds `SPAppId` (the s_pappid) after `Source`;
+    // the emulator may emit it, nothing else.
+    let mut authorize = elements(&received[0].body);
+    if authorize
+        .last()
+        .is_some_and(|(name, _, _)| name == "SPAppId")
+    {
+        authorize.pop();
+    }
+    assert_eq!(authorize, elements(AUTHORIZE_PUSH), "{}", received[0].body);
+    assert_eq!(
+        elements(&received[1].body),
+        elements(STATUS_PUSH),
+        "{}",
+        received[1].body
+    );
+    assert!(
+        received[0]
+            .body
+            .contains("<SuccOrderId><![CDATA[fidelity-push]]></SuccOrderId>")
+    );
+    assert!(
+        received[1]
+            .body
+            .contains("<Status><![CDATA[INVOICE_REIMBURSE_LOCK]]></Status>")
+    );
 }
