@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use fapiao::StartOptions;
 use fapiao_app::Config;
@@ -19,6 +18,14 @@ const KEY: &str = "restart-test-api-key-0001";
 async fn free_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
+}
+
+/// Waits until a killed instance's listener is gone, so the next one can bind its port.
+async fn port_released(addr: SocketAddr) {
+    poll("the killed instance's port released", || async move {
+        tokio::net::TcpListener::bind(addr).await.ok().map(drop)
+    })
+    .await;
 }
 
 async fn api(
@@ -112,41 +119,29 @@ pub async fn crash_and_restart(kind: Db) {
         assert!(response.status().is_success());
     }
     // Wait until every order is past authorization and waiting on the tax platform.
-    let mut pending = false;
-    for _ in 0..200 {
-        let now = states(&http, &base).await;
-        if now.len() == ORDERS && now.iter().all(|s| s == "issue_pending") {
-            pending = true;
-            break;
+    poll("every order in issue_pending", || {
+        let states = states(&http, &base);
+        async move {
+            let now = states.await;
+            (now.len() == ORDERS && now.iter().all(|s| s == "issue_pending")).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(
-        pending,
-        "orders never reached issue_pending: {:?}",
-        states(&http, &base).await
-    );
+    })
+    .await;
     // Crash: no graceful end, in-flight work is lost.
     first.abort();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    port_released(service_addr).await;
 
     let second = fapiao::start(config.clone(), options())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let mut delivered = false;
-    for _ in 0..400 {
-        let now = states(&http, &base).await;
-        if now.len() == ORDERS && now.iter().all(|s| s == "delivered") {
-            delivered = true;
-            break;
+    poll("every order delivered after the restart", || {
+        let states = states(&http, &base);
+        async move {
+            let now = states.await;
+            (now.len() == ORDERS && now.iter().all(|s| s == "delivered")).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        delivered,
-        "not every order was completed after the restart: {:?}",
-        states(&http, &base).await
-    );
+    })
+    .await;
 
     // The witness: the sandbox tax platform issued exactly one invoice per order.
     let records = second
@@ -296,6 +291,7 @@ pub async fn killed_between_insert_and_its_save(kind: Db) {
         "no insert answer was saved before the kill: {now:?}"
     );
     first.abort();
+    port_released(service_addr).await;
     control("/sandbox/control/faults", json!({ "rules": [] })).await;
 
     let second = fapiao::start(config.clone(), options())
