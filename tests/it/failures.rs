@@ -161,10 +161,15 @@ crate::on_both_databases!(
 );
 
 /// Weixin applies the insert and the answer never comes back: the repeat is answered "already
-/// inserted", the order is delivered with its one card, and the first status push names the
-/// code.
+/// inserted", the order is delivered with its one card, and (the card-list lookup off) the
+/// first status push names the code.
 pub async fn insert_applied_then_timeout(db: Db) {
-    let app = spawn_app_with(db, "insert_lost", "[weixin]\ntimeout_ms = 400\n").await;
+    let app = spawn_app_with(
+        db,
+        "insert_lost",
+        "[weixin]\ntimeout_ms = 400\n[invoicing]\nlookup_lost_card_codes = false\n",
+    )
+    .await;
     app.control(
         "/sandbox/control/faults",
         json!({ "script": [
@@ -195,6 +200,32 @@ pub async fn insert_applied_then_timeout(db: Db) {
 crate::on_both_databases!(
     an_insert_applied_whose_answer_was_lost_ends_with_one_card,
     super::insert_applied_then_timeout
+);
+
+/// The same lost insert answer with the card-list lookup on (the default): the order is
+/// delivered already knowing the code of the one card Weixin holds for it.
+pub async fn insert_applied_then_timeout_looked_up(db: Db) {
+    let app = spawn_app_with(db, "insert_lookup", "[weixin]\ntimeout_ms = 400\n").await;
+    app.control(
+        "/sandbox/control/faults",
+        json!({ "script": [
+            { "endpoint": "insert", "fault": "apply_then_timeout", "delay_ms": 1500 },
+        ] }),
+    )
+    .await;
+    start_and_authorize(&app, "E2E-LOOKUP").await;
+    let order = app.wait_for("E2E-LOOKUP", "delivered").await;
+    check_one_invoice_one_card(&app, &order).await;
+    let cards = cards_of(&app.sandbox, &app.http, "E2E-LOOKUP").await;
+    assert_eq!(order["card"]["code"], cards[0]["code"], "{order:#}");
+    let log = app.sandbox_get("/sandbox/control/faults").await;
+    assert_eq!(log["injected"][0]["fault"], "apply_then_timeout", "{log:#}");
+    app.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    a_lost_insert_answer_is_completed_from_the_card_list,
+    super::insert_applied_then_timeout_looked_up
 );
 
 /// The tax platform wants the drawer to log in: the order waits for the operator, who retries

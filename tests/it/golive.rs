@@ -292,3 +292,16 @@ async fn a_declared_oversize_body_is_refused_at_once_and_a_slow_body_times_out()
     assert!(answer.to_lowercase().contains("x-request-id: "), "{answer}");
     running.shutdown().await;
 }
+
+/// The commented production example of `docs/fapiao.example.toml` is a valid live
+/// configuration: strict keys, no built-in credential, the issuer stated and its settings whole.
+#[test]
+fn the_documented_example_configuration_is_valid_for_live_mode() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/fapiao.example.toml");
+    let config = Config::load(Some(&path)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!config.is_sandbox());
+    config.check_live().unwrap_or_else(|e| panic!("{e}"));
+    config.settings().unwrap_or_else(|e| panic!("{e}"));
+    fapiao::nuonuo::nuonuo_config(&config).unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+}

@@ -3,6 +3,7 @@
 //! when `FAPIAO_TEST_DATABASE_URL` is set.
 
 mod app;
+mod badinput;
 mod failures;
 mod golive;
 mod nuonuo;

@@ -358,3 +358,79 @@ crate::on_both_databases!(
     killed_between_insert_and_its_save_delivers_each_order_once,
     super::killed_between_insert_and_its_save
 );
+
+/// The sandbox profile after a restart: the new in-process sandbox starts empty, so the orders
+/// that awaited authorization are registered with it again at start; the buyer can still
+/// authorize, and the card codes it mints never repeat a stored one.
+pub async fn sandbox_profile_restart(kind: Db) {
+    let db = test_db(kind, "sandbox_restart").await;
+    let start = || async {
+        let running = fapiao::start(
+            config(""),
+            StartOptions {
+                database: Some(db.database().clone()),
+                listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                sandbox_listen: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                skip_setup: false,
+                skip_runner: false,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+        TestApp {
+            base: running.base_url(),
+            sandbox: running.sandbox_url().unwrap(),
+            running,
+            http: reqwest::Client::new(),
+            _db: None,
+        }
+    };
+    let first = start().await;
+    for order_id in ["SR-DONE", "SR-WAIT"] {
+        let (status, body) = first
+            .api(
+                "POST",
+                "/v1/orders",
+                Some(order_body("official_account", order_id)),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    first
+        .authorize(
+            "SR-DONE",
+            "深圳市腾讯计算机系统有限公司",
+            Some("91440300708461136T"),
+            false,
+        )
+        .await;
+    let done = first.wait_for("SR-DONE", "delivered").await;
+    first.wait_for("SR-WAIT", "awaiting_authorization").await;
+    first.running.shutdown().await;
+
+    let second = start().await;
+    second
+        .authorize(
+            "SR-WAIT",
+            "深圳市腾讯计算机系统有限公司",
+            Some("91440300708461136T"),
+            false,
+        )
+        .await;
+    let waited = second.wait_for("SR-WAIT", "delivered").await;
+    assert!(waited["card"]["code"].is_string(), "{waited:#}");
+    assert_ne!(waited["card"]["code"], done["card"]["code"]);
+    assert_eq!(
+        second.sandbox_get("/sandbox/control/cards").await["cards"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "the new sandbox holds only the card it inserted"
+    );
+    second.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    the_sandbox_profile_keeps_awaiting_orders_across_a_restart,
+    super::sandbox_profile_restart
+);

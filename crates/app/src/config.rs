@@ -198,6 +198,8 @@ pub struct InvoicingConfig {
     pub pay_mchid: String,
     /// Poll `getauthdata` for orders waiting longer than this for their push.
     pub reconcile_after_seconds: i64,
+    /// Ask `card/user/getcardlist` for the code of a card whose `insert` answer was lost.
+    pub lookup_lost_card_codes: bool,
     /// Step attempts before needs-attention.
     pub max_attempts: u32,
 }
@@ -475,6 +477,7 @@ impl Config {
                 ..RetryPolicy::default()
             },
             reconcile_after_millis: self.invoicing.reconcile_after_seconds.saturating_mul(1000),
+            lookup_lost_card_codes: self.invoicing.lookup_lost_card_codes,
         })
     }
 

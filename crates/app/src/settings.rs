@@ -103,4 +103,7 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// How long an order may wait for its authorization push before `getauthdata` is polled.
     pub reconcile_after_millis: i64,
+    /// Ask `card/user/getcardlist` for the code of a card whose `insert` answer was lost
+    /// (unconfirmed for invoice cards: off, the code waits for a status push).
+    pub lookup_lost_card_codes: bool,
 }

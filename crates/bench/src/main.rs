@@ -17,10 +17,12 @@
 //! target/release/fapiao-bench pipeline --db postgres
 //! target/release/fapiao-bench pdf
 //! target/release/fapiao-bench memory
+//! target/release/fapiao-bench connections --idle 20000 --slow 500
 //! cargo build -p fapiao --features crash-points -p fapiao-bench
 //! target/debug/fapiao-bench soak --db sqlite --orders 150 --kills 2
 //! ```
 
+mod connections;
 mod decode;
 mod ingest;
 mod memory;
@@ -107,6 +109,14 @@ enum Command {
         stored: usize,
         #[arg(long, default_value_t = 10_000)]
         in_flight: usize,
+    },
+    /// The `fapiao` binary held by `idle` idle and `slow` slow-header connections while
+    /// `/healthz` is asked every 100 ms: its answers, the server closing them, its memory.
+    Connections {
+        #[arg(long, default_value_t = 20_000)]
+        idle: usize,
+        #[arg(long, default_value_t = 500)]
+        slow: usize,
     },
     /// The chaos harness (docs/RELIABILITY.md): `fapiao serve` instances in live mode against
     /// the Weixin sandbox in its own process, with Weixin faults, duplicate and delayed pushes,
@@ -212,6 +222,9 @@ fn main() -> anyhow::Result<()> {
         Command::Pdf { invoices, lines } => pdf::pdf(invoices, lines),
         Command::Memory { stored, in_flight } => {
             runtime.block_on(memory::memory(stored, in_flight))
+        }
+        Command::Connections { idle, slow } => {
+            runtime.block_on(connections::connections(idle, slow))
         }
         Command::Soak(args) => runtime.block_on(soak::soak(soak::SoakOptions {
             db: args.db,

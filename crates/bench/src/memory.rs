@@ -14,7 +14,7 @@ use crate::support::{
 };
 
 /// `VmRSS` and `VmHWM` of `pid`, in MB.
-fn resident(pid: u32) -> (f64, f64) {
+pub(crate) fn resident(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -26,7 +26,7 @@ fn resident(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(crate) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())

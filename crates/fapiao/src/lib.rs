@@ -551,6 +551,17 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         for step in report.steps {
             tracing::info!(step = %step.name, detail = %step.detail, changed = step.changed, "setup");
         }
+        // Orders that awaited authorization before a restart are new to this sandbox.
+        let renewed = InvoiceService::new(ports.clone(), settings.clone())
+            .renew_auth_urls()
+            .await
+            .context("renewing auth URLs with the sandbox")?;
+        if renewed > 0 {
+            tracing::info!(
+                orders = renewed,
+                "orders awaiting authorization registered with the new sandbox"
+            );
+        }
     }
 
     if !options.skip_runner {

@@ -305,6 +305,9 @@ pub struct Unconfirmed {
     pub token_daily_quota: Option<u32>,
     /// §3.1 (40078): seconds after `createcard` before the card can be inserted.
     pub card_ready_after_secs: i64,
+    /// §4.14.1: whether `card/user/getcardlist` lists invoice cards (else it answers an empty
+    /// list for them).
+    pub getcardlist_lists_invoice_cards: bool,
 }
 
 impl Default for Unconfirmed {
@@ -330,6 +333,7 @@ impl Default for Unconfirmed {
             max_pdf_bytes: 10 * 1024 * 1024,
             token_daily_quota: Some(2000),
             card_ready_after_secs: 0,
+            getcardlist_lists_invoice_cards: true,
         }
     }
 }

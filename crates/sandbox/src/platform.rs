@@ -14,8 +14,8 @@ use crate::state::{
     Answer, ApiResult, Card, CardTemplate, Media, Notice, OrderStatus, State, percent_encode,
 };
 use crate::wire::{
-    CardExtBody, CreateCardBody, GetPdfBody, InsertBody, InvoiceUserData, UpdateStatusBody,
-    parse_body,
+    CardExtBody, CreateCardBody, GetCardListBody, GetPdfBody, InsertBody, InvoiceUserData,
+    UpdateStatusBody, parse_body,
 };
 
 /// What the reimburser does to a card.
@@ -443,6 +443,36 @@ impl State {
         }
         self.change_status(&body.card_id, &body.code, status)?;
         Ok(Answer::ok())
+    }
+
+    /// `card/user/getcardlist` (reference §4.14.1): the codes `openid` holds of `card_id`
+    /// among the cards the caller inserted, oldest first; an empty list when
+    /// `unconfirmed.getcardlist_lists_invoice_cards` is off.
+    pub(crate) fn getcardlist(&mut self, caller: &str, body: &[u8]) -> ApiResult {
+        let body: GetCardListBody = parse_body(body, false)?;
+        if body.openid.is_empty() {
+            return Err(ApiError::invalid("openid is empty"));
+        }
+        let mut cards: Vec<&Card> = if self.settings.unconfirmed.getcardlist_lists_invoice_cards {
+            self.cards
+                .values()
+                .filter(|c| {
+                    c.appid == caller
+                        && c.openid == body.openid
+                        && (body.card_id.is_empty() || c.card_id == body.card_id)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        cards.sort_by_key(|c| c.seq);
+        let list: Vec<_> = cards
+            .iter()
+            .map(|c| json!({ "code": c.code, "card_id": c.card_id }))
+            .collect();
+        Ok(Answer::Ok(
+            json!({ "card_list": list, "has_share_card": false }),
+        ))
     }
 
     /// The reimburser changes a card's status: records the `update_invoice_status` push to

@@ -402,6 +402,16 @@ pub(crate) struct InsertBody {
     pub card_ext: Option<serde_json::Value>,
 }
 
+/// Body of `card/user/getcardlist`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct GetCardListBody {
+    #[serde(deserialize_with = "lenient::string")]
+    pub openid: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub card_id: String,
+}
+
 /// Body of `updatestatus`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -8,7 +8,7 @@ use fapiao_domain::weixin::{
     AuthData, AuthFields, AuthUrl, AuthUrlRequest, CardInsertion, CardTemplate, Contact,
     InsertedCard, PayMchBinding, PdfUrl, ReimburseStatus, RejectRequest, WeixinError,
 };
-use fapiao_domain::{AppId, CardCode, CardId, MediaId, OrderId, SPappId, Secret};
+use fapiao_domain::{AppId, CardCode, CardId, MediaId, OpenId, OrderId, SPappId, Secret};
 use secrecy::ExposeSecret;
 
 use crate::client::ReqwestWeixinClient;
@@ -213,5 +213,24 @@ impl WeixinPlatformApi for ReqwestWeixinClient {
         };
         self.execute(self.platform_appid(), &request).await?;
         Ok(())
+    }
+
+    async fn user_card_codes(
+        &self,
+        openid: &OpenId,
+        card_id: &CardId,
+    ) -> Result<Vec<CardCode>, WeixinError> {
+        let request = wire::GetCardListRequest {
+            openid: openid.as_str().to_owned(),
+            card_id: card_id.as_str().to_owned(),
+        };
+        let response = self.execute(self.platform_appid(), &request).await?;
+        response
+            .card_list
+            .iter()
+            .filter(|entry| entry.card_id == card_id.as_str())
+            .map(|entry| CardCode::parse(&entry.code).map_err(ConvertError::from))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid("card.user.getcardlist"))
     }
 }

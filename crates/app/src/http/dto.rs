@@ -362,7 +362,7 @@ pub fn order_view(order: &Order) -> Value {
             "openid": c.openid.as_ref().map(|openid| openid.as_str()),
             "reimbursement": c.reimbursement.code(),
             "note": c.code.is_none().then_some(
-                "the card was inserted but the answer carrying its code was lost (Weixin answered \"order_id repeated\" to the repeat); the buyer has the card. Weixin offers no confirmed way to read the code back: it is learned from the first status push for this card, and until then the card cannot be cancelled or updated by fapiao"
+                "the card was inserted but the answer carrying its code was lost (Weixin answered \"order_id repeated\" to the repeat); the buyer has the card. The buyer's card list (card/user/getcardlist) did not single it out (the lookup off, failing, or the buyer holding several unaccounted cards of the template): it is learned from the first status push for this card, and until then the card cannot be cancelled or updated by fapiao"
             ),
         })),
         "attention": order.attention_details().map(|a| json!({

@@ -75,6 +75,7 @@ pub fn settings() -> Settings {
             ..RetryPolicy::default()
         },
         reconcile_after_millis: 600_000,
+        lookup_lost_card_codes: true,
     }
 }
 

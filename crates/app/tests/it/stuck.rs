@@ -68,7 +68,104 @@ fn platform_losing_the_insert_answer() -> MockWeixinPlatformApi {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
+    // The buyer holds two cards of the template that no order accounts for: which one is this
+    // order's cannot be told, so the code stays unknown.
     platform
+        .expect_user_card_codes()
+        .withf(|openid, card| openid.as_str() == "oBuyer0001" && *card == card_id())
+        .times(1)
+        .returning(|_, _| {
+            Ok(vec![
+                CardCode::parse("682000000077").unwrap(),
+                CardCode::parse("682000000078").unwrap(),
+            ])
+        });
+    platform
+}
+
+#[tokio::test]
+async fn a_lost_insert_answer_takes_the_one_unaccounted_code_of_the_buyers_card_list() {
+    let mut platform = MockWeixinPlatformApi::new();
+    platform
+        .expect_upload_pdf()
+        .times(2)
+        .returning(|_| Ok(MediaId::parse("3015806758683707").unwrap()));
+    let calls = AtomicU32::new(0);
+    platform.expect_insert_card().times(3).returning(move |_| {
+        match calls.fetch_add(1, Ordering::SeqCst) {
+            // K0 gets its card and keeps its code.
+            0 => Ok(InsertedCard {
+                code: CardCode::parse("682000000076").unwrap(),
+                openid: OpenId::parse("oBuyer0001").unwrap(),
+                unionid: None,
+            }),
+            // K1's insert is applied, its answer lost; the repeat says order_id repeated.
+            1 => Err(WeixinError::Unavailable("timed out after sending".into())),
+            _ => Err(WeixinError::Api {
+                errcode: 72056,
+                errmsg: "order_id repeated, please check order_id".into(),
+            }),
+        }
+    });
+    // The buyer holds K0's card and K1's: only K1's is unaccounted for.
+    platform
+        .expect_user_card_codes()
+        .withf(|openid, card| openid.as_str() == "oBuyer0001" && *card == card_id())
+        .times(1)
+        .returning(|_, _| {
+            Ok(vec![
+                CardCode::parse("682000000076").unwrap(),
+                CardCode::parse("682000000077").unwrap(),
+            ])
+        });
+    // So a reversal of K1 cancels its card at once, by that code.
+    platform
+        .expect_update_card_status()
+        .withf(|card, code, status| {
+            *card == card_id()
+                && code.as_str() == "682000000077"
+                && *status == ReimburseStatus::Cancel
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let h = harness(
+        merchant(2, appid("oa"), false),
+        platform,
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    h.deliver("K0").await;
+    h.deliver("K1").await;
+    let k0 = h.order("K0").await;
+    let k1 = h.order("K1").await;
+    assert_eq!(
+        k0.card()
+            .and_then(|c| c.code.as_ref())
+            .map(CardCode::as_str),
+        Some("682000000076")
+    );
+    assert_eq!(k1.state(), OrderState::Delivered, "{:?}", k1.history());
+    assert_eq!(
+        k1.card()
+            .and_then(|c| c.code.as_ref())
+            .map(CardCode::as_str),
+        Some("682000000077")
+    );
+    assert!(
+        k1.history()
+            .last()
+            .is_some_and(|h| h.cause.contains("found in the buyer's card list")),
+        "{:?}",
+        k1.history()
+    );
+    h.service
+        .reverse(&"K1".parse_order(), RedReason::SalesReturn)
+        .await
+        .unwrap();
+    h.drain(10).await;
+    let k1 = h.order("K1").await;
+    assert_eq!(k1.state(), OrderState::Reversed);
+    assert!(k1.reversal().unwrap().card_cancelled);
 }
 
 #[tokio::test]
@@ -216,6 +313,9 @@ impl WeixinPlatformApi for SlowUpload {
         _: &CardCode,
         _: ReimburseStatus,
     ) -> Result<(), WeixinError> {
+        Err(WeixinError::Rejected("not used".into()))
+    }
+    async fn user_card_codes(&self, _: &OpenId, _: &CardId) -> Result<Vec<CardCode>, WeixinError> {
         Err(WeixinError::Rejected("not used".into()))
     }
 }

@@ -226,13 +226,18 @@ impl Order {
                 self.move_to(S::Delivered, cause, at);
                 Ok(vec![])
             }
-            (S::PdfUploaded, Input::CardAlreadyInserted { card_id }) => {
-                let cause = format!(
-                    "card {card_id} was inserted earlier and its answer lost (Weixin: order_id repeated); the card code is unknown until a status push names it"
-                );
+            (S::PdfUploaded, Input::CardAlreadyInserted { card_id, code }) => {
+                let cause = match &code {
+                    Some(code) => format!(
+                        "card {card_id} was inserted earlier and its answer lost (Weixin: order_id repeated); its code {code} found in the buyer's card list"
+                    ),
+                    None => format!(
+                        "card {card_id} was inserted earlier and its answer lost (Weixin: order_id repeated); the card code is unknown until a status push names it"
+                    ),
+                };
                 self.card = Some(DeliveredCard {
                     card_id,
-                    code: None,
+                    code,
                     openid: self.authorization.as_ref().and_then(|a| a.openid.clone()),
                     reimbursement: ReimburseStatus::Init,
                     reimbursement_at: None,

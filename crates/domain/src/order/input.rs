@@ -50,6 +50,9 @@ pub enum Input {
     CardAlreadyInserted {
         /// Template used.
         card_id: CardId,
+        /// The code, when the buyer's card list named exactly one card of the template that no
+        /// other order holds (`card/user/getcardlist`); `None` until a status push names it.
+        code: Option<CardCode>,
     },
     /// A status push named the card whose code was unknown (matched by template and buyer).
     CardCodeLearned {

@@ -460,6 +460,7 @@ fn a_lost_insert_answer_is_a_delivered_card_whose_code_is_learned_later() {
         .apply(
             Input::CardAlreadyInserted {
                 card_id: card_id.clone(),
+                code: None,
             },
             at(50),
         )
@@ -475,7 +476,13 @@ fn a_lost_insert_answer_is_a_delivered_card_whose_code_is_learned_later() {
     // A repeat changes nothing.
     let before = order.clone();
     order
-        .apply(Input::CardAlreadyInserted { card_id }, at(51))
+        .apply(
+            Input::CardAlreadyInserted {
+                card_id,
+                code: None,
+            },
+            at(51),
+        )
         .unwrap();
     assert_eq!(order, before);
     // A reversal goes through; the card cancel waits for the code.

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::ids::{AppId, CardCode, CardId, MediaId, OrderId, SPappId};
+use crate::ids::{AppId, CardCode, CardId, MediaId, OpenId, OrderId, SPappId};
 use crate::secret::Secret;
 use crate::weixin::{
     AuthData, AuthFields, AuthUrl, AuthUrlRequest, CardInsertion, CardTemplate, Contact,
@@ -89,6 +89,15 @@ pub trait WeixinPlatformApi: Send + Sync {
         code: &CardCode,
         status: ReimburseStatus,
     ) -> Result<(), WeixinError>;
+
+    /// `card/user/getcardlist`: the codes `openid` holds of the template `card_id`. Whether
+    /// Weixin lists invoice cards there is unconfirmed (reference §4.14.1); it is asked only to
+    /// learn the code of a card whose `insert` answer was lost.
+    async fn user_card_codes(
+        &self,
+        openid: &OpenId,
+        card_id: &CardId,
+    ) -> Result<Vec<CardCode>, WeixinError>;
 }
 
 /// A push that must not be accepted.

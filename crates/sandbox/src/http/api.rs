@@ -38,10 +38,11 @@ enum Api {
     GetPdf,
     Insert,
     UpdateStatus,
+    GetCardList,
 }
 
 impl Api {
-    const ALL: [Api; 13] = [
+    const ALL: [Api; 14] = [
         Api::Token,
         Api::StableToken,
         Api::Ticket,
@@ -55,6 +56,7 @@ impl Api {
         Api::GetPdf,
         Api::Insert,
         Api::UpdateStatus,
+        Api::GetCardList,
     ];
 
     /// The adapter's endpoint facts, so paths and names cannot drift apart.
@@ -73,6 +75,7 @@ impl Api {
             Api::GetPdf => wire::GetPdfRequest::ENDPOINT,
             Api::Insert => wire::InsertCardRequest::ENDPOINT,
             Api::UpdateStatus => wire::UpdateStatusRequest::ENDPOINT,
+            Api::GetCardList => wire::GetCardListRequest::ENDPOINT,
         }
     }
 
@@ -272,6 +275,7 @@ async fn apply(
                         Api::GetPdf => state.getpdf(&caller, &body, param(query, "action"), now),
                         Api::Insert => state.insert(&caller, &body, now),
                         Api::UpdateStatus => state.updatestatus(&caller, &body),
+                        Api::GetCardList => state.getcardlist(&caller, &body),
                         Api::Token | Api::StableToken | Api::Ticket | Api::SetPdf => {
                             Err(ApiError::code(-1))
                         }

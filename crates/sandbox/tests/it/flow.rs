@@ -139,6 +139,34 @@ async fn whole_flow_and_rejection_path() {
     assert_eq!(inserted.code.as_str().len(), 20);
     assert!(inserted.code.as_str().ends_with("0000001"));
     assert_eq!(inserted.openid.as_str(), openid);
+    // A repeat of the insert is refused (72056); the buyer's card list names the code.
+    assert_eq!(
+        port_errcode(
+            client
+                .insert_card(&insertion(
+                    "order-0001",
+                    card_id.as_str(),
+                    OA,
+                    &media,
+                    "24312000000000000001",
+                ))
+                .await
+        ),
+        72056
+    );
+    let listed = client
+        .user_card_codes(&inserted.openid, &card_id)
+        .await
+        .expect("getcardlist");
+    assert_eq!(listed, vec![inserted.code.clone()]);
+    let stranger = fapiao_domain::OpenId::parse("oSomebodyElse").expect("openid");
+    assert_eq!(
+        client
+            .user_card_codes(&stranger, &card_id)
+            .await
+            .expect("getcardlist"),
+        Vec::<CardCode>::new()
+    );
     client
         .update_card_status(&card_id, &inserted.code, ReimburseStatus::Cancel)
         .await

@@ -325,3 +325,44 @@ impl WeixinRequest for UpdateStatusRequest {
     };
     type Response = StatusResponse;
 }
+
+/// `POST /card/user/getcardlist` (reference §4.14.1, unconfirmed for invoice cards): the codes
+/// a user holds of one card template. Used only to learn the code of a card whose `insert`
+/// answer was lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GetCardListRequest {
+    /// The buyer.
+    pub openid: String,
+    /// The seller's invoice card template.
+    pub card_id: String,
+}
+
+impl WeixinRequest for GetCardListRequest {
+    const ENDPOINT: Endpoint = Endpoint {
+        name: "card.user.getcardlist",
+        path: "/card/user/getcardlist",
+        method: Method::Post,
+        action: None,
+        idempotent: true,
+    };
+    type Response = GetCardListResponse;
+}
+
+/// Answer of `card/user/getcardlist`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct GetCardListResponse {
+    /// The user's cards of the template.
+    #[serde(default)]
+    pub card_list: Vec<CardListEntry>,
+}
+
+/// One card of `card_list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct CardListEntry {
+    /// The card's code.
+    #[serde(default, deserialize_with = "lenient::string_or_default")]
+    pub code: String,
+    /// Its template.
+    #[serde(default, deserialize_with = "lenient::string_or_default")]
+    pub card_id: String,
+}

@@ -40,9 +40,8 @@ impl PushQuery {
     /// ignored; a repeated one keeps its last value.
     pub fn parse(raw: &str) -> PushQuery {
         let mut query = PushQuery::default();
-        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let slot = match form_decode(name).as_str() {
+        for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+            let slot = match name.as_ref() {
                 "signature" => &mut query.signature,
                 "timestamp" => &mut query.timestamp,
                 "nonce" => &mut query.nonce,
@@ -52,7 +51,7 @@ impl PushQuery {
                 "openid" => &mut query.openid,
                 _ => continue,
             };
-            *slot = Some(form_decode(value));
+            *slot = Some(value.into_owned());
         }
         query
     }
@@ -92,32 +91,6 @@ fn form_encode(text: &str) -> String {
         }
     }
     out
-}
-
-/// `application/x-www-form-urlencoded` decoding of one name or value.
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let byte = text
-                    .get(i + 1..i + 3)
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-                if let Some(byte) = byte {
-                    out.push(byte);
-                    i += 2;
-                } else {
-                    out.push(b'%');
-                }
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Nesting allowed below the root; Weixin's deepest pushes (menu events) use two levels.

@@ -6,7 +6,7 @@ use fapiao_domain::ids::{AppId, OrderKey, QrToken, SellerId};
 use fapiao_domain::invoice::{Direction, InvoiceDraft, InvoiceLines, LineInput, normalize_remark};
 use fapiao_domain::order::{Input, NewOrder, Order, OrderState};
 use fapiao_domain::party::Buyer;
-use fapiao_domain::ports::RepositoryError;
+use fapiao_domain::ports::{OrderFilter, RepositoryError};
 use fapiao_domain::scenario::{PageStyle, Scenario};
 use fapiao_domain::weixin::{AuthUrl, AuthUrlRequest};
 use tracing::info;
@@ -270,6 +270,48 @@ impl InvoiceService {
             *order = self.save(&key, change).await?.order;
         }
         Ok(auth)
+    }
+
+    /// Asks Weixin again for the auth URL of every order awaiting authorization, oldest first.
+    /// The sandbox profile calls it after a restart: the new in-process sandbox starts empty, and
+    /// an order it does not know could never be authorized there. Returns how many were renewed;
+    /// an order whose call fails is logged and the others go on.
+    ///
+    /// # Errors
+    /// Storage errors listing the orders.
+    pub async fn renew_auth_urls(&self) -> Result<usize, AppError> {
+        const PAGE: u32 = 200;
+        let mut cursor = None;
+        let mut renewed = 0;
+        loop {
+            let filter = OrderFilter {
+                state: Some(OrderState::AwaitingAuthorization),
+                scenario: None,
+                limit: PAGE,
+                updated_before: None,
+                updated_after: cursor,
+                oldest_first: true,
+            };
+            let page = self.ports.orders.list(&filter).await?;
+            let full = page.len() >= PAGE as usize;
+            cursor = page.last().map(Order::updated_at);
+            for mut order in page {
+                if order.scenario().auth_source().is_none() {
+                    continue;
+                }
+                match self.issue_auth_url(&mut order).await {
+                    Ok(_) => renewed += 1,
+                    Err(e) => tracing::warn!(
+                        order_id = %order.key().order_id,
+                        error = %e,
+                        "could not renew the auth URL"
+                    ),
+                }
+            }
+            if !full || cursor.is_none() {
+                return Ok(renewed);
+            }
+        }
     }
 
     /// Resolves a printed QR code: a fresh auth URL for its order.

@@ -1,7 +1,7 @@
 //! One function per pipeline command: each calls its port and says what the answer means for
 //! the order ([`StepResult`]); none of them saves anything.
 
-use fapiao_domain::ids::IssueKey;
+use fapiao_domain::ids::{CardCode, CardId, IssueKey};
 use fapiao_domain::invoice::RedReason;
 use fapiao_domain::order::{
     AttentionReason, Command, Input, IssueResult, Order, OrderState, Step, UploadedPdf,
@@ -203,8 +203,42 @@ impl InvoiceService {
             Err(WeixinError::Api {
                 errcode: 72056 | 72018,
                 ..
-            }) => StepResult::Apply(Input::CardAlreadyInserted { card_id }),
+            }) => {
+                let code = self.lost_card_code(order, &card_id).await;
+                StepResult::Apply(Input::CardAlreadyInserted { card_id, code })
+            }
             Err(e) => Self::weixin_failure(Step::InsertCard, e),
+        }
+    }
+
+    /// The code of this order's card whose `insert` answer was lost: of the codes the buyer
+    /// holds of the template (`card/user/getcardlist`), the one no other order holds, if there
+    /// is exactly one. Anything else (the lookup off or failing, none, several) leaves it
+    /// unknown: the order is delivered all the same and a status push names the code later.
+    async fn lost_card_code(&self, order: &Order, card_id: &CardId) -> Option<CardCode> {
+        if !self.settings.lookup_lost_card_codes {
+            return None;
+        }
+        let openid = order.authorization()?.openid.clone()?;
+        let codes = match self.ports.platform.user_card_codes(&openid, card_id).await {
+            Ok(codes) => codes,
+            Err(e) => {
+                tracing::info!(error = %e, order_id = %order.key().order_id, "card list lookup failed; the card code stays unknown");
+                return None;
+            }
+        };
+        let mut unaccounted = Vec::new();
+        for code in codes {
+            match self.ports.orders.find_by_card(card_id, &code).await {
+                Ok(None) => unaccounted.push(code),
+                Ok(Some(_)) => {}
+                Err(_) => return None,
+            }
+        }
+        if unaccounted.len() == 1 {
+            unaccounted.pop()
+        } else {
+            None
         }
     }
 
