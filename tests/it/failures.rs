@@ -465,3 +465,67 @@ crate::on_both_databases!(
     two_instances_on_one_database_deliver_each_order_once,
     super::two_instances
 );
+
+/// The tax platform rejects a reversal: the order waits for the operator with the reason, no
+/// red invoice exists, the card is untouched; a new reversal request once the platform accepts
+/// issues exactly one red invoice and cancels the card.
+pub async fn rejected_reversal(db: Db) {
+    let app = spawn_app(db, "reversal_rejected").await;
+    let issuer = app.running.sandbox_issuer.clone().unwrap();
+    start_and_authorize(&app, "E2E-REDREJ").await;
+    let delivered = app.wait_for("E2E-REDREJ", "delivered").await;
+    let blue = delivered["invoice"]["number"].as_str().unwrap().to_owned();
+    issuer.set_mode(SandboxMode::Reject(fapiao_domain::ports::IssueRejection {
+        reason: "红字确认单未确认".into(),
+        code: Some("E9999".into()),
+        serial_is_dead: true,
+    }));
+    let (status, body) = app
+        .api(
+            "POST",
+            "/v1/orders/E2E-REDREJ/reverse",
+            Some(json!({ "reason": "sales_return" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let stopped = app.wait_for("E2E-REDREJ", "needs_attention").await;
+    let reason = stopped["attention"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rejected the reversal") && reason.contains("红字确认单未确认"),
+        "{stopped:#}"
+    );
+    assert!(stopped["reversal"]["red_invoice"].is_null());
+    assert_eq!(stopped["card"]["reimbursement"], "INVOICE_REIMBURSE_INIT");
+    assert_eq!(ledger(&issuer).await.len(), 1, "only the blue invoice");
+
+    issuer.set_mode(SandboxMode::Synchronous);
+    let (status, body) = app
+        .api(
+            "POST",
+            "/v1/orders/E2E-REDREJ/reverse",
+            Some(json!({ "reason": "sales_return" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let reversed = app.wait_for("E2E-REDREJ", "reversed").await;
+    let red = reversed["reversal"]["red_invoice"].as_str().unwrap();
+    let issued = ledger(&issuer).await;
+    assert_eq!(issued.len(), 2, "the blue and one red invoice: {issued:?}");
+    assert!(
+        issued
+            .iter()
+            .any(|(number, _, total)| number == red && total == "-100.00"),
+        "{issued:?}"
+    );
+    assert!(issued.iter().any(|(number, _, _)| *number == blue));
+    app.wait_until("E2E-REDREJ", "the card cancelled", |o| {
+        o["card"]["reimbursement"] == "INVOICE_REIMBURSE_CANCEL"
+    })
+    .await;
+    app.running.shutdown().await;
+}
+
+crate::on_both_databases!(
+    a_rejected_reversal_waits_for_the_operator_then_reverses_once,
+    super::rejected_reversal
+);
