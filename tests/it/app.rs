@@ -56,6 +56,11 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
+    spawn_app_with(kind, name, "").await
+}
+
+/// [`spawn_app`] with `extra` TOML appended to the configuration.
+pub async fn spawn_app_with(kind: Db, name: &str, extra: &str) -> TestApp {
     let db = test_db(kind, name).await;
     let options = StartOptions {
         database: Some(db.database().clone()),
@@ -64,7 +69,7 @@ pub async fn spawn_app(kind: Db, name: &str) -> TestApp {
         skip_setup: false,
         skip_runner: false,
     };
-    let running = fapiao::start(config(""), options)
+    let running = fapiao::start(config(extra), options)
         .await
         .unwrap_or_else(|e| panic!("start: {e:#}"));
     let base = running.base_url();
@@ -160,18 +165,63 @@ impl TestApp {
 
     /// Waits until the order reaches `state` (or fails the test with its history).
     pub async fn wait_for(&self, order_id: &str, state: &str) -> Value {
-        let mut last = Value::Null;
-        for _ in 0..200 {
+        self.wait_until(order_id, state, |order| order["state"] == state)
+            .await
+    }
+
+    /// Waits until the order satisfies `done` (named `what` in the failure), polling every
+    /// 25 ms up to [`DEADLINE`].
+    pub async fn wait_until(
+        &self,
+        order_id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
             let (status, order) = self
                 .api("GET", &format!("/v1/orders/{order_id}"), None)
                 .await;
-            if status == 200 && order["state"] == state {
+            if status == 200 && done(&order) {
                 return order;
             }
-            last = order;
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id}: never {what} within {DEADLINE:?}: {order:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        panic!("order {order_id} never reached {state}: {last:#}");
+    }
+
+    /// Polls `probe` every 25 ms until it answers something, up to [`DEADLINE`].
+    pub async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+        &self,
+        what: &str,
+        probe: impl Fn() -> F,
+    ) -> T {
+        poll(what, probe).await
+    }
+}
+
+/// The longest any test waits for the service to reach a state; generous for two busy cores,
+/// never reached when the code is right (the wait ends as soon as the state is there).
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `probe` every 25 ms until it answers something, failing the test after [`DEADLINE`].
+pub async fn poll<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    probe: impl Fn() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {DEADLINE:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod app;
 mod badinput;
+mod failures;
 mod golive;
 mod nuonuo;
 mod openapi;

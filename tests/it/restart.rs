@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use fapiao::StartOptions;
 use fapiao_app::Config;
@@ -19,6 +18,14 @@ const KEY: &str = "restart-test-api-key-0001";
 async fn free_port() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap()
+}
+
+/// Waits until a killed instance's listener is gone, so the next one can bind its port.
+async fn port_released(addr: SocketAddr) {
+    poll("the killed instance's port released", || async move {
+        tokio::net::TcpListener::bind(addr).await.ok().map(drop)
+    })
+    .await;
 }
 
 async fn api(
@@ -112,41 +119,29 @@ pub async fn crash_and_restart(kind: Db) {
         assert!(response.status().is_success());
     }
     // Wait until every order is past authorization and waiting on the tax platform.
-    let mut pending = false;
-    for _ in 0..200 {
-        let now = states(&http, &base).await;
-        if now.len() == ORDERS && now.iter().all(|s| s == "issue_pending") {
-            pending = true;
-            break;
+    poll("every order in issue_pending", || {
+        let states = states(&http, &base);
+        async move {
+            let now = states.await;
+            (now.len() == ORDERS && now.iter().all(|s| s == "issue_pending")).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(
-        pending,
-        "orders never reached issue_pending: {:?}",
-        states(&http, &base).await
-    );
+    })
+    .await;
     // Crash: no graceful end, in-flight work is lost.
     first.abort();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    port_released(service_addr).await;
 
     let second = fapiao::start(config.clone(), options())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let mut delivered = false;
-    for _ in 0..400 {
-        let now = states(&http, &base).await;
-        if now.len() == ORDERS && now.iter().all(|s| s == "delivered") {
-            delivered = true;
-            break;
+    poll("every order delivered after the restart", || {
+        let states = states(&http, &base);
+        async move {
+            let now = states.await;
+            (now.len() == ORDERS && now.iter().all(|s| s == "delivered")).then_some(())
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        delivered,
-        "not every order was completed after the restart: {:?}",
-        states(&http, &base).await
-    );
+    })
+    .await;
 
     // The witness: the sandbox tax platform issued exactly one invoice per order.
     let records = second
@@ -208,6 +203,160 @@ pub async fn crash_and_restart(kind: Db) {
 crate::on_both_databases!(
     killed_mid_pipeline_completes_every_order_once_after_restart,
     super::crash_and_restart
+);
+
+/// Killed while every order's insert is leased and in flight, after Weixin applied it and
+/// before its answer came back (a crash between the external call and its save): the next
+/// instance takes the jobs over when their leases end, Weixin answers the repeated inserts
+/// "already inserted", and every order ends delivered with the one card it has.
+pub async fn killed_between_insert_and_its_save(kind: Db) {
+    const ORDERS: usize = 6;
+    let db = test_db(kind, "restart_insert").await;
+    let service_addr = free_port().await;
+    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
+    // A client timeout far past the test, so no answer is given up on before the kill.
+    let config = Config::from_toml(&format!(
+        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\ntimeout_ms = 60000\n[runner]\nconcurrency = 8\nlease_seconds = 2\n{LIVE_CREDENTIALS}[issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n"
+    ))
+    .unwrap();
+    let sandbox =
+        fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
+    tokio::spawn(async move { fapiao_sandbox::serve(sandbox_listener, sandbox).await });
+    let options = || StartOptions {
+        database: Some(db.database().clone()),
+        listen: Some(service_addr),
+        sandbox_listen: None,
+        skip_setup: true,
+        skip_runner: false,
+    };
+    let http = reqwest::Client::new();
+    let control = |path: &'static str, body: Value| {
+        let request = http.post(format!("{sandbox_url}{path}")).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{path}");
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let first = fapiao::start(config.clone(), options())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let base = first.base_url();
+    let (status, report) = api(&http, &base, "POST", "/v1/setup", None).await;
+    assert_eq!(status, 200, "{report}");
+    // Weixin applies every insert, then holds its answer far past the kill.
+    control(
+        "/sandbox/control/faults",
+        json!({ "rules": [{ "endpoint": "insert", "apply_then_timeout_rate": 1.0, "timeout_delay_ms": 120000 }] }),
+    )
+    .await;
+    let (_, doctor) = api(&http, &base, "GET", "/v1/setup/doctor", None).await;
+    let s_pappid = doctor["checks"][0]["detail"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("s_pappid ")
+        .to_owned();
+    for i in 0..ORDERS {
+        let order_id = format!("LEASED-{i:02}");
+        let (status, body) = api(
+            &http,
+            &base,
+            "POST",
+            "/v1/orders",
+            Some(order_body("official_account", &order_id)),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let title = json!({ "kind": "company", "title": "深圳市腾讯计算机系统有限公司", "tax_no": "91440300708461136T" });
+        control(
+            "/sandbox/control/authorize",
+            json!({ "s_pappid": s_pappid, "order_id": order_id, "title": title, "wait": true }),
+        )
+        .await;
+    }
+    // Every card is in the buyers' Cards & Offers, no answer came back: the jobs are leased.
+    let cards_url = format!("{sandbox_url}/sandbox/control/cards");
+    poll("every insert applied at Weixin", || {
+        let request = http.get(&cards_url);
+        async move {
+            let cards: Value = request.send().await.unwrap().json().await.unwrap();
+            (cards["cards"].as_array().unwrap().len() == ORDERS).then_some(())
+        }
+    })
+    .await;
+    let now = states(&http, &base).await;
+    assert!(
+        now.len() == ORDERS && now.iter().all(|s| s == "pdf_uploaded"),
+        "no insert answer was saved before the kill: {now:?}"
+    );
+    first.abort();
+    port_released(service_addr).await;
+    control("/sandbox/control/faults", json!({ "rules": [] })).await;
+
+    let second = fapiao::start(config.clone(), options())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    poll("every order delivered after the restart", || {
+        let states = states(&http, &base);
+        async move {
+            let now = states.await;
+            (now.len() == ORDERS && now.iter().all(|s| s == "delivered")).then_some(())
+        }
+    })
+    .await;
+    // The witnesses: one invoice per order at the tax platform, one card per order at Weixin.
+    let records = second
+        .sandbox_issuer
+        .as_ref()
+        .unwrap()
+        .ledger()
+        .records()
+        .await
+        .unwrap();
+    assert_eq!(records.len(), ORDERS);
+    let cards: Value = http
+        .get(&cards_url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cards = cards["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), ORDERS, "{cards:#?}");
+    for i in 0..ORDERS {
+        let order_id = format!("LEASED-{i:02}");
+        let (_, order) = api(&http, &base, "GET", &format!("/v1/orders/{order_id}"), None).await;
+        let card: Vec<&Value> = cards
+            .iter()
+            .filter(|c| c["order_id"] == order_id.as_str())
+            .collect();
+        assert_eq!(card.len(), 1, "{order_id}");
+        assert_eq!(card[0]["invoice"]["billing_no"], order["invoice"]["number"]);
+        let issued = records
+            .iter()
+            .filter_map(|r| r.invoice())
+            .filter(|inv| order["invoice"]["number"] == inv.number.to_string().as_str())
+            .count();
+        assert_eq!(issued, 1, "{order_id}: its invoice is in the ledger once");
+        let causes: Vec<&str> = order["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["cause"].as_str().unwrap())
+            .collect();
+        assert!(
+            causes.iter().any(|c| c.contains("answer lost")),
+            "{order_id}: delivered by the repeated insert: {causes:?}"
+        );
+    }
+    second.shutdown().await;
+}
+
+crate::on_both_databases!(
+    killed_between_insert_and_its_save_delivers_each_order_once,
+    super::killed_between_insert_and_its_save
 );
 
 /// The sandbox profile after a restart: the new in-process sandbox starts empty, so the orders

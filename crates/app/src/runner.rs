@@ -5,6 +5,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+
+/// The pushes and steps a runner has started and not reaped yet.
+type Tasks = JoinSet<Result<JobOutcome, crate::AppError>>;
 use tracing::{error, info, warn};
 
 use crate::service::{InvoiceService, JobOutcome};
@@ -62,28 +65,31 @@ impl Runner {
         }
     }
 
-    /// One round: claims pushes and works them, then claims due jobs — only as many as there
-    /// are free slots, so no claimed job waits for a slot while its lease runs — and works
-    /// them with at most `concurrency` at once, claiming again as long as the last claim came
-    /// back full. Returns how many items were handled.
+    /// One round: claims pushes and starts them in `set`, then claims due jobs — only as many
+    /// as there are free slots, so no claimed job waits for a slot while its lease runs — and
+    /// starts them, with at most `concurrency` running at once, claiming again as long as the
+    /// last claim came back full. Returns how many items were started.
+    ///
+    /// The round does not wait for what it started: a step that runs long (a Weixin call held
+    /// up to its timeout, an issuer that answers slowly) holds one slot, never the others, and
+    /// the next round fills the free slots.
     ///
     /// Pushes and jobs run side by side: two items of one order may race, and the loser's
     /// optimistic version check sends it back for a retry, so no state is ever overwritten.
     ///
     /// # Errors
     /// Storage errors (logged by [`Runner::run`], which keeps going).
-    pub async fn round(&self) -> Result<usize, crate::AppError> {
+    async fn round(&self, set: &mut Tasks) -> Result<usize, crate::AppError> {
         let worker = &self.settings.worker_id;
         let concurrency = self.settings.concurrency.max(1);
         let inbox_limit = 256;
         let lease = i64::try_from(self.settings.lease.as_millis()).unwrap_or(60_000);
         let mut handled = 0;
-        let mut set = JoinSet::new();
+        while let Some(result) = set.try_join_next() {
+            Self::reap(Some(result));
+        }
         loop {
-            let items = match self.invoices.claim_inbox(worker, inbox_limit).await {
-                Ok(items) => items,
-                Err(e) => return Err(Self::drain(set, e).await),
-            };
+            let items = self.invoices.claim_inbox(worker, inbox_limit).await?;
             let inbox_full = items.len() == inbox_limit as usize;
             handled += items.len();
             for item in items {
@@ -103,10 +109,7 @@ impl Runner {
             }
             let free = concurrency - set.len();
             let free_u32 = u32::try_from(free).unwrap_or(u32::MAX);
-            let jobs = match self.invoices.claim_jobs(worker, free_u32, lease).await {
-                Ok(jobs) => jobs,
-                Err(e) => return Err(Self::drain(set, e).await),
-            };
+            let jobs = self.invoices.claim_jobs(worker, free_u32, lease).await?;
             let more = inbox_full || jobs.len() == free;
             handled += jobs.len();
             for job in jobs {
@@ -133,28 +136,8 @@ impl Runner {
             if !more {
                 break;
             }
-            // Claim again once half the slots are free, so the workers never run dry and a
-            // claim is worth its round trip.
-            while set.len() > concurrency / 2 {
-                Self::reap(set.join_next().await);
-            }
-        }
-        while let Some(result) = set.join_next().await {
-            Self::reap(Some(result));
         }
         Ok(handled)
-    }
-
-    /// Lets what already runs finish (dropping the set would abort it midway), then hands the
-    /// claim's error back.
-    async fn drain(
-        mut set: JoinSet<Result<JobOutcome, crate::AppError>>,
-        error: crate::AppError,
-    ) -> crate::AppError {
-        while let Some(result) = set.join_next().await {
-            Self::reap(Some(result));
-        }
-        error
     }
 
     fn reap(result: Option<Result<Result<JobOutcome, crate::AppError>, tokio::task::JoinError>>) {
@@ -181,11 +164,13 @@ impl Runner {
         }
     }
 
-    /// Runs until `shutdown` turns true; finishes the round in progress first.
+    /// Runs until `shutdown` turns true; lets the steps in progress finish first (dropping
+    /// them would abort them midway).
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         info!(worker = %self.settings.worker_id, concurrency = self.settings.concurrency, "runner started");
         let mut last_reconcile = Instant::now();
         let mut last_purge: Option<Instant> = None;
+        let mut set = Tasks::new();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -194,7 +179,7 @@ impl Runner {
                 last_purge = Some(Instant::now());
                 self.purge_inbox().await;
             }
-            let handled = match self.round().await {
+            let handled = match self.round(&mut set).await {
                 Ok(n) => n,
                 Err(e) => {
                     warn!(error = %e, "runner round failed");
@@ -208,12 +193,17 @@ impl Runner {
                 }
             }
             if handled == 0 {
+                // A step that ends may have queued the next one: look again then too.
                 tokio::select! {
                     _ = self.work.notified() => {}
+                    Some(result) = set.join_next(), if !set.is_empty() => Self::reap(Some(result)),
                     _ = tokio::time::sleep(self.settings.idle_poll) => {}
                     _ = shutdown.changed() => {}
                 }
             }
+        }
+        while let Some(result) = set.join_next().await {
+            Self::reap(Some(result));
         }
         info!("runner stopped");
     }

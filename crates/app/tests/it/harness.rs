@@ -235,6 +235,17 @@ pub fn company_auth_data() -> AuthData {
 /// A merchant mock answering the ticket and auth URL once per call (`url_calls` times) and
 /// `getauthdata` with a company title.
 pub fn merchant(url_calls: usize, caller: AppId, wxa: bool) -> MockWeixinMerchantApi {
+    merchant_reading_titles(url_calls, caller, wxa, 0..)
+}
+
+/// [`merchant`] that expects `getauthdata` for our platform id `titles` times (a delivery
+/// reads the buyer's title once).
+pub fn merchant_reading_titles(
+    url_calls: usize,
+    caller: AppId,
+    wxa: bool,
+    titles: impl Into<mockall::TimesRange>,
+) -> MockWeixinMerchantApi {
     let mut merchant = MockWeixinMerchantApi::new();
     let ticket_caller = caller.clone();
     merchant
@@ -258,22 +269,30 @@ pub fn merchant(url_calls: usize, caller: AppId, wxa: bool) -> MockWeixinMerchan
         });
     merchant
         .expect_auth_data()
+        .withf(|s_pappid, _| *s_pappid == fixtures::s_pappid())
+        .times(titles)
         .returning(|_, _| Ok(company_auth_data()));
     merchant
 }
 
-/// A platform mock accepting one PDF upload and one insert for `appid`.
+/// A platform mock accepting one PDF upload and then one insert for `appid`, of the uploaded
+/// PDF.
 pub fn platform(appid: AppId) -> MockWeixinPlatformApi {
     let mut platform = MockWeixinPlatformApi::new();
+    // The card carries the uploaded PDF, so the upload must come first.
+    let mut order = mockall::Sequence::new();
     platform
         .expect_upload_pdf()
         .withf(|pdf| pdf.starts_with(b"%PDF-"))
         .times(1)
+        .in_sequence(&mut order)
         .returning(|_| Ok(MediaId::parse("3015806758683707").unwrap()));
     platform
         .expect_insert_card()
+        .in_sequence(&mut order)
         .withf(move |insertion| {
             insertion.appid == appid
+                && insertion.data.pdf_media_id.as_str() == "3015806758683707"
                 && insertion.card_id == card_id()
                 && insertion.data.fee.get() == 10_000
                 && insertion.data.fee_without_tax.get() == 9_434

@@ -3,7 +3,7 @@
 use fapiao_app::{AppError, EventOutcome, FrontendAction, JobOutcome};
 use fapiao_domain::Timestamp;
 use fapiao_domain::ids::{CardCode, OpenId, QrToken};
-use fapiao_domain::order::{AttentionReason, Command, OrderState, Step};
+use fapiao_domain::order::{AttentionReason, OrderState, Step};
 use fapiao_domain::ports::{MockWeixinMerchantApi, MockWeixinPlatformApi, OrderRepository};
 use fapiao_domain::scenario::Scenario;
 use fapiao_domain::testing::FakeIssuerMode;
@@ -15,7 +15,7 @@ async fn deliver(scenario: Scenario, caller: &str, wxa: bool) {
     let order_id = format!("ORDER-{}", scenario.code());
     let url_calls = usize::from(scenario != Scenario::PostPayment);
     let h = harness(
-        merchant(url_calls, appid(caller), wxa),
+        merchant_reading_titles(url_calls, appid(caller), wxa, 1),
         platform(appid(caller)),
         FakeIssuerMode::Synchronous,
         setup_done(),
@@ -586,9 +586,10 @@ async fn weixin_error_on_getauthurl_keeps_the_order_created() {
 
 #[tokio::test]
 async fn unknown_qr_token_and_used_qr_code() {
+    // Two scans before the buyer authorizes: each gets a fresh auth URL for the same order.
     let h = harness(
-        MockWeixinMerchantApi::new(),
-        MockWeixinPlatformApi::new(),
+        merchant_reading_titles(2, appid("oa"), false, 1),
+        platform(appid("oa")),
         FakeIssuerMode::Synchronous,
         setup_done(),
     );
@@ -597,8 +598,43 @@ async fn unknown_qr_token_and_used_qr_code() {
         .scan_qr(&QrToken::parse("QR99999999999999").unwrap())
         .await
         .unwrap_err();
-    assert!(matches!(err, AppError::NotFound(_)));
-    let _ = Command::UploadPdf;
+    assert!(matches!(err, AppError::NotFound(_)), "{err}");
+
+    let started = h
+        .service
+        .start(start_request(Scenario::ScanQr, "QR-1"))
+        .await
+        .unwrap();
+    let FrontendAction::QrCode { token } = &started.action else {
+        panic!("a receipt QR code: {:?}", started.action);
+    };
+    for _ in 0..2 {
+        let url = h.service.scan_qr(token).await.unwrap();
+        assert!(url.contains("order_id=QR-1&"), "{url}");
+        assert_eq!(
+            h.order("QR-1").await.state(),
+            OrderState::AwaitingAuthorization
+        );
+    }
+    h.push(authorization(
+        "QR-1",
+        true,
+        Some(appid("oa")),
+        1_780_000_010,
+    ))
+    .await;
+    h.drain(10).await;
+    assert_eq!(h.order("QR-1").await.state(), OrderState::Delivered);
+
+    // The order is invoiced: its code is used, a scan changes nothing and says so.
+    let err = h.service.scan_qr(token).await.unwrap_err();
+    assert!(
+        matches!(&err, AppError::Conflict(m) if m.contains("already used")),
+        "{err}"
+    );
+    let order = h.order("QR-1").await;
+    assert_eq!(order.state(), OrderState::Delivered);
+    assert_eq!(h.issuer.invoices_issued(), 1);
 }
 
 trait ParseOrder {

@@ -155,3 +155,6 @@ fn optional_text(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

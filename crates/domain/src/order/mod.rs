@@ -224,3 +224,6 @@ impl Order {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

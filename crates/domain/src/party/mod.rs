@@ -148,3 +148,6 @@ fn check_pair(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod properties;

@@ -123,7 +123,8 @@ impl EventInbox for InMemoryEventInbox {
         let row = rows
             .1
             .get_mut(&id)
-            .ok_or_else(|| RepositoryError::NotFound(format!("inbox event {id}")))?;
+            .filter(|row| !row.processed)
+            .ok_or_else(|| RepositoryError::NotFound(format!("unprocessed inbox event {id}")))?;
         row.item.attempts += 1;
         row.lease_until = None;
         row.not_before = retry_at;

@@ -10,6 +10,7 @@ mod orders;
 mod stores;
 mod system;
 
+pub mod contract;
 pub mod fixtures;
 
 pub use inbox::InMemoryEventInbox;

@@ -75,11 +75,41 @@ impl InMemoryOrderRepository {
                 expected: order.version(),
             });
         }
-        let mut stored = order.clone();
-        stored.mark_saved();
+        let stored = Self::stored(state, order)?;
         state.orders.insert(order.key().clone(), stored);
         Self::push_jobs(state, jobs);
         Ok(())
+    }
+
+    /// `order` at its next version as the database would give it back: through its JSON (so a
+    /// field that does not survive serialization fails here as it would in production), after
+    /// the unique constraints on the card (template and code) and the QR token.
+    fn stored(state: &StoreState, order: &Order) -> Result<Order, RepositoryError> {
+        let card = order
+            .card()
+            .and_then(|c| c.code.as_ref().map(|code| (&c.card_id, code)));
+        for other in state.orders.values().filter(|o| o.key() != order.key()) {
+            let other_card = other
+                .card()
+                .and_then(|c| c.code.as_ref().map(|code| (&c.card_id, code)));
+            if card.is_some() && other_card == card {
+                return Err(RepositoryError::Conflict(format!(
+                    "card already held by order {}",
+                    other.key().order_id
+                )));
+            }
+            if order.qr_token().is_some() && other.qr_token() == order.qr_token() {
+                return Err(RepositoryError::Conflict(format!(
+                    "QR token already printed for order {}",
+                    other.key().order_id
+                )));
+            }
+        }
+        let mut stored = order.clone();
+        stored.mark_saved();
+        let json =
+            serde_json::to_string(&stored).map_err(|err| RepositoryError::Other(Box::new(err)))?;
+        serde_json::from_str(&json).map_err(|err| RepositoryError::Corrupt(err.to_string()))
     }
 
     /// Whether `worker` holds `job` at its lease, as the real queue fences: by worker and by
@@ -124,8 +154,7 @@ impl OrderRepository for InMemoryOrderRepository {
                 order.key().order_id
             )));
         }
-        let mut stored = order.clone();
-        stored.mark_saved();
+        let stored = Self::stored(&state, order)?;
         state.orders.insert(order.key().clone(), stored);
         Self::push_jobs(&mut state, jobs);
         Ok(())
@@ -271,18 +300,26 @@ impl JobQueue for InMemoryOrderRepository {
         lease_until: Timestamp,
     ) -> Result<Vec<Job>, RepositoryError> {
         let mut state = lock(&self.state);
+        // As the real queue: due jobs, earliest `run_at` first, then by id.
+        let mut due: Vec<(Timestamp, i64)> = state
+            .jobs
+            .iter()
+            .filter(|(_, stored)| {
+                let leased = stored.lease.as_ref().is_some_and(|(_, until)| *until > now);
+                !stored.dead && !leased && stored.job.run_at <= now
+            })
+            .map(|(id, stored)| (stored.job.run_at, *id))
+            .collect();
+        due.sort_unstable();
+        due.truncate(limit as usize);
         let mut claimed = Vec::new();
-        for (id, stored) in state.jobs.iter_mut() {
-            if claimed.len() >= limit as usize {
-                break;
-            }
-            let leased = stored.lease.as_ref().is_some_and(|(_, until)| *until > now);
-            if stored.dead || leased || stored.job.run_at > now {
+        for (_, id) in due {
+            let Some(stored) = state.jobs.get_mut(&id) else {
                 continue;
-            }
+            };
             stored.lease = Some((worker.to_owned(), lease_until));
             claimed.push(Job {
-                id: JobId(*id),
+                id: JobId(id),
                 order: stored.job.order.clone(),
                 command: stored.job.command.clone(),
                 attempts: stored.attempts,

@@ -2,6 +2,7 @@
 
 mod control;
 mod faults;
+mod fidelity;
 mod flow;
 mod leniency;
 mod merchant;

@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod contract;
 mod inbox;
 mod jobs;
 mod migrations;
