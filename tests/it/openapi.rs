@@ -498,12 +498,7 @@ pub async fn real_responses_match_the_document(kind: Db) {
 
     // The callback refuses an unsigned URL check and an unsigned push in the envelope.
     let (status, _) = api
-        .call(
-            "GET",
-            "/weixin/callback",
-            "/weixin/callback?nonce=x",
-            None,
-        )
+        .call("GET", "/weixin/callback", "/weixin/callback?nonce=x", None)
         .await;
     assert!((400..500).contains(&status));
     let (status, _) = api

@@ -1,12 +1,14 @@
 //! What the use cases need to know about the merchant (read from configuration by the host).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fapiao_domain::SellerId;
 use fapiao_domain::ids::AppId;
 use fapiao_domain::invoice::InvoiceKind;
 use fapiao_domain::party::Seller;
 use fapiao_domain::scenario::{AccountRole, PageStyle};
+use fapiao_domain::tax_category::TaxCategories;
 use fapiao_domain::weixin::{AuthFields, CardTemplate, Contact};
 
 /// The merchant's Weixin accounts.
@@ -103,4 +105,7 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// How long an order may wait for its authorization push before `getauthdata` is polled.
     pub reconcile_after_millis: i64,
+    /// The tax category tables (embedded, with the merchant's override); a line is checked
+    /// against the one in force on its date.
+    pub tax_categories: Arc<TaxCategories>,
 }

@@ -176,8 +176,18 @@ mod tests {
     #[test]
     fn dates_parse_and_order() {
         assert_eq!(Date::parse("2026-06-01"), Date::new(2026, 6, 1));
-        assert_eq!(Date::parse("2024-02-29").map(Date::parts), Some((2024, 2, 29)));
-        for bad in ["2025-02-29", "2026-13-01", "2026-6-1", "20260601", "2026-06-01-01", ""] {
+        assert_eq!(
+            Date::parse("2024-02-29").map(Date::parts),
+            Some((2024, 2, 29))
+        );
+        for bad in [
+            "2025-02-29",
+            "2026-13-01",
+            "2026-6-1",
+            "20260601",
+            "2026-06-01-01",
+            "",
+        ] {
             assert_eq!(Date::parse(bad), None, "{bad}");
         }
         assert!(Date::parse("2026-05-31") < Date::parse("2026-06-01"));

@@ -75,6 +75,7 @@ pub fn settings() -> Settings {
             ..RetryPolicy::default()
         },
         reconcile_after_millis: 600_000,
+        tax_categories: std::sync::Arc::new(fapiao_domain::TaxCategories::embedded()),
     }
 }
 

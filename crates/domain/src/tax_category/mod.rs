@@ -12,7 +12,8 @@ mod table;
 
 use std::sync::{Arc, LazyLock};
 
-pub use rows::{Row, TableError};
+use rows::Row;
+pub use rows::TableError;
 pub use table::{Page, TaxCategoryEntry, TaxCategoryTable};
 
 use crate::time::Date;

@@ -147,7 +147,11 @@ fn parse_code(line: usize, text: &str) -> Result<u64, TableError> {
 /// Parses `13%`, `13%,9%` (the source's `、` also accepted) or empty into a rate set.
 pub fn parse_rates(line: usize, text: &str) -> Result<u8, TableError> {
     let mut set = 0;
-    for part in text.split([',', '、']).map(str::trim).filter(|p| !p.is_empty()) {
+    for part in text
+        .split([',', '、'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let bit = part
             .strip_suffix('%')
             .and_then(|n| n.parse::<u8>().ok())
@@ -171,7 +175,11 @@ fn check_text(line: usize, field: &'static str, text: &str) -> Result<String, Ta
         return Err(error(line, field, "must not be empty"));
     }
     if let Some(c) = text.chars().find(|c| c.is_control()) {
-        return Err(error(line, field, format!("holds the control character {c:?}")));
+        return Err(error(
+            line,
+            field,
+            format!("holds the control character {c:?}"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -182,15 +190,22 @@ fn check_text(line: usize, field: &'static str, text: &str) -> Result<String, Ta
 /// [`TableError`] naming the line, the column and the rule.
 pub fn parse(text: &str) -> Result<Vec<Row>, TableError> {
     let mut records = records(text)?.into_iter();
-    let (_, header) = records
-        .next()
-        .ok_or_else(|| error(0, "file", "is empty (expected the header code,name,short_name,rates,note)"))?;
+    let (_, header) = records.next().ok_or_else(|| {
+        error(
+            0,
+            "file",
+            "is empty (expected the header code,name,short_name,rates,note)",
+        )
+    })?;
     let header: Vec<&str> = header.iter().map(|h| h.trim()).collect();
     if header.len() < COLUMNS.len() || header[..COLUMNS.len()] != COLUMNS {
         return Err(error(
             1,
             "header",
-            format!("is {:?}, expected code,name,short_name,rates,note", header.join(",")),
+            format!(
+                "is {:?}, expected code,name,short_name,rates,note",
+                header.join(",")
+            ),
         ));
     }
     let mut rows = Vec::new();
@@ -202,12 +217,19 @@ pub fn parse(text: &str) -> Result<Vec<Row>, TableError> {
             return Err(error(
                 line,
                 "file",
-                format!("{} columns, expected at least 4 (code,name,short_name,rates)", fields.len()),
+                format!(
+                    "{} columns, expected at least 4 (code,name,short_name,rates)",
+                    fields.len()
+                ),
             ));
         }
         let short_name = check_text(line, "short_name", &fields[2])?;
         if short_name.contains('*') {
-            return Err(error(line, "short_name", "must not hold '*' (the face prints *简称*name)"));
+            return Err(error(
+                line,
+                "short_name",
+                "must not hold '*' (the face prints *简称*name)",
+            ));
         }
         let chars = short_name.chars().count();
         if chars > SHORT_NAME_LIMIT {
@@ -254,7 +276,10 @@ pub fn check(rows: &[Row], base: &dyn Fn(u64) -> bool) -> Result<(), TableError>
             return Err(error(
                 row.line,
                 "code",
-                format!("{:019} repeats the code of line {first} (codes are unique)", row.code),
+                format!(
+                    "{:019} repeats the code of line {first} (codes are unique)",
+                    row.code
+                ),
             ));
         }
     }
@@ -266,7 +291,10 @@ pub fn check(rows: &[Row], base: &dyn Fn(u64) -> bool) -> Result<(), TableError>
             return Err(error(
                 row.line,
                 "code",
-                format!("the parent {parent:019} of {:019} is not in the table (every parent must be present)", row.code),
+                format!(
+                    "the parent {parent:019} of {:019} is not in the table (every parent must be present)",
+                    row.code
+                ),
             ));
         }
     }

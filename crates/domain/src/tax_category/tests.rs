@@ -29,7 +29,12 @@ fn the_embedded_table_is_the_whole_2026_table() {
     assert_eq!(table.len(), 4098);
     let cake = table.get(&code("1030201010000000000")).unwrap();
     assert_eq!(
-        (cake.name(), cake.short_name(), cake.rates(), cake.is_summary()),
+        (
+            cake.name(),
+            cake.short_name(),
+            cake.rates(),
+            cake.is_summary()
+        ),
         ("糕点", "焙烤食品", vec![13], false)
     );
     assert_eq!(cake.parent().as_deref(), Some("1030201000000000000"));
@@ -246,10 +251,7 @@ fn an_override_changes_a_short_name_and_adds_codes() {
         .unwrap();
     assert_eq!(category.short_name(), "糕点点心");
     assert_eq!(
-        table
-            .get(&code("1030201880000000000"))
-            .unwrap()
-            .rates(),
+        table.get(&code("1030201880000000000")).unwrap().rates(),
         vec![13, 9]
     );
 }
@@ -410,9 +412,21 @@ fn a_whole_replacement_table() {
 
 #[test]
 fn parents_drop_the_last_non_zero_segment() {
-    assert_eq!(rows::parent(1_030_201_010_000_000_000), Some(1_030_201_000_000_000_000));
-    assert_eq!(rows::parent(1_030_402_040_101_010_000), Some(1_030_402_040_101_000_000));
-    assert_eq!(rows::parent(1_010_000_000_000_000_000), Some(1_000_000_000_000_000_000));
+    assert_eq!(
+        rows::parent(1_030_201_010_000_000_000),
+        Some(1_030_201_000_000_000_000)
+    );
+    assert_eq!(
+        rows::parent(1_030_402_040_101_010_000),
+        Some(1_030_402_040_101_000_000)
+    );
+    assert_eq!(
+        rows::parent(1_010_000_000_000_000_000),
+        Some(1_000_000_000_000_000_000)
+    );
     assert_eq!(rows::parent(1_000_000_000_000_000_000), None);
-    assert_eq!(rows::parent(3_070_401_000_000_000_001), Some(3_070_401_000_000_000_000));
+    assert_eq!(
+        rows::parent(3_070_401_000_000_000_001),
+        Some(3_070_401_000_000_000_000)
+    );
 }
