@@ -8,3 +8,4 @@ mod nuonuo;
 mod openapi;
 mod restart;
 mod scenarios;
+mod tax_categories;
