@@ -28,6 +28,7 @@ mod pdf;
 mod pipeline;
 mod soak;
 mod support;
+mod taxcodes;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -107,6 +108,12 @@ enum Command {
         stored: usize,
         #[arg(long, default_value_t = 10_000)]
         in_flight: usize,
+    },
+    /// Lookups, line checks and searches in the embedded tax category table on one thread,
+    /// and loading the whole table from its CSV as an override.
+    TaxCategories {
+        #[arg(long, default_value_t = 10_000_000)]
+        lookups: usize,
     },
     /// The chaos harness (docs/RELIABILITY.md): `fapiao serve` instances in live mode against
     /// the Weixin sandbox in its own process, with Weixin faults, duplicate and delayed pushes,
@@ -213,6 +220,7 @@ fn main() -> anyhow::Result<()> {
         Command::Memory { stored, in_flight } => {
             runtime.block_on(memory::memory(stored, in_flight))
         }
+        Command::TaxCategories { lookups } => taxcodes::tax_categories(lookups),
         Command::Soak(args) => runtime.block_on(soak::soak(soak::SoakOptions {
             db: args.db,
             instances: args.instances,
