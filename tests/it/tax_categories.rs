@@ -128,7 +128,7 @@ pub async fn override_file_across_a_restart(kind: Db) {
         )),
         "{error}"
     );
-    db.close().await;
+    db.close().await.unwrap();
 }
 
 crate::on_both_databases!(
