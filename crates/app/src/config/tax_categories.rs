@@ -87,3 +87,68 @@ impl TaxCategoriesConfig {
             .map_err(|e| err(key, format!("{file}: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Config;
+
+    fn load(toml: &str) -> Result<String, String> {
+        let config = Config::from_toml(toml).map_err(|e| e.to_string())?;
+        config
+            .settings()
+            .map(|settings| settings.tax_categories.latest().version().to_owned())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn without_a_file_the_embedded_table() {
+        assert_eq!(load(""), Ok("2026.6.1".to_owned()));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        assert_eq!(
+            load("[tax_categories]\nfile = \"/nonexistent/fapiao-tax.csv\"\n")
+                .unwrap_err()
+                .split(" (os error")
+                .next(),
+            Some(
+                "configuration: tax_categories.file: /nonexistent/fapiao-tax.csv: cannot be read: No such file or directory"
+            )
+        );
+        let file = std::env::temp_dir().join(format!("fapiao-tax-{}.csv", std::process::id()));
+        std::fs::write(
+            &file,
+            "code,name,short_name,rates,note\n1030201010000000000,糕点,糕点,13%,\n",
+        )
+        .unwrap();
+        let with_file = format!("[tax_categories]\nfile = \"{}\"\n", file.display());
+        assert_eq!(
+            load(&format!("{with_file}effective_from = \"2026-13-01\"\n")),
+            Err(
+                "configuration: tax_categories.effective_from: \"2026-13-01\" is not a date YYYY-MM-DD"
+                    .to_owned()
+            )
+        );
+        assert!(
+            load(&format!("{with_file}mode = \"append\"\n"))
+                .unwrap_err()
+                .contains("append"),
+        );
+        assert_eq!(
+            load(&format!(
+                "{with_file}version = \"mine\"\neffective_from = \"2027-01-01\"\n"
+            )),
+            Ok("mine".to_owned())
+        );
+        // A whole table needs its own parents.
+        assert_eq!(
+            load(&format!("{with_file}mode = \"replace\"\n")),
+            Err(format!(
+                "configuration: tax_categories.file: {}: line 2: code: the parent 1030201000000000000 of 1030201010000000000 is not in the table (every parent must be present)",
+                file.display()
+            ))
+        );
+        let _ = std::fs::remove_file(&file);
+    }
+}
