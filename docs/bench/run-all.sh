@@ -12,6 +12,7 @@ bench="$target/release/fapiao-bench"
 export RUST_BACKTRACE=0
 
 "$bench" decode
+"$bench" tax-categories
 "$bench" pdf --lines 3 --invoices 500
 "$bench" pdf --lines 30 --invoices 200
 "$bench" ingest --db sqlite

@@ -10,3 +10,4 @@ mod nuonuo;
 mod openapi;
 mod restart;
 mod scenarios;
+mod tax_categories;

@@ -511,6 +511,54 @@ pub async fn real_responses_match_the_document(kind: Db) {
         .await;
     assert!((400..500).contains(&status));
 
+    // The tax category table: one code, a search, a code it lacks, a malformed code.
+    let lookup = "/v1/tax-categories/{code}";
+    let (status, found) = api
+        .call(
+            "GET",
+            lookup,
+            "/v1/tax-categories/1030201010000000000",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &found["category"]["short_name"]),
+        (200, &json!("焙烤食品")),
+        "{found}"
+    );
+    let (status, _) = api
+        .call(
+            "GET",
+            lookup,
+            "/v1/tax-categories/1030201010000000077",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, error) = api
+        .call("GET", lookup, "/v1/tax-categories/abc", None)
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("code")));
+    let (status, page) = api
+        .call(
+            "GET",
+            "/v1/tax-categories",
+            "/v1/tax-categories?q=%E5%92%96%E5%95%A1&limit=3",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page["total"].as_u64().unwrap() >= 1, "{page}");
+    let (status, error) = api
+        .call(
+            "GET",
+            "/v1/tax-categories",
+            "/v1/tax-categories?limit=101",
+            None,
+        )
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("limit")));
+
     let uncovered = api.uncovered();
     assert!(uncovered.is_empty(), "not exercised: {uncovered:?}");
 

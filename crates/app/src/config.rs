@@ -28,6 +28,9 @@ pub use server::{LogConfig, LogFormat, MetricsAuth};
 mod nuonuo;
 pub use nuonuo::{NuonuoAppType, NuonuoEnvironment, NuonuoIssuerConfig};
 
+mod tax_categories;
+pub use tax_categories::{TableMode, TaxCategoriesConfig};
+
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
 
@@ -285,6 +288,8 @@ pub struct Config {
     pub issuer: IssuerConfig,
     /// Runner.
     pub runner: RunnerConfig,
+    /// The tax category table override.
+    pub tax_categories: TaxCategoriesConfig,
     /// Logs.
     pub log: LogConfig,
 }
@@ -462,6 +467,7 @@ impl Config {
         if self.invoicing.max_attempts == 0 {
             return Err(err("invoicing.max_attempts", "must be at least 1"));
         }
+        let tax_categories = self.tax_categories.load()?;
         Ok(Settings {
             accounts,
             sellers,
@@ -478,6 +484,7 @@ impl Config {
             },
             reconcile_after_millis: self.invoicing.reconcile_after_seconds.saturating_mul(1000),
             lookup_lost_card_codes: self.invoicing.lookup_lost_card_codes,
+            tax_categories,
         })
     }
 

@@ -1,12 +1,14 @@
 //! What the use cases need to know about the merchant (read from configuration by the host).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use fapiao_domain::SellerId;
 use fapiao_domain::ids::AppId;
 use fapiao_domain::invoice::InvoiceKind;
 use fapiao_domain::party::Seller;
 use fapiao_domain::scenario::{AccountRole, PageStyle};
+use fapiao_domain::tax_category::TaxCategories;
 use fapiao_domain::weixin::{AuthFields, CardTemplate, Contact};
 
 /// The merchant's Weixin accounts.
@@ -106,4 +108,7 @@ pub struct Settings {
     /// Ask `card/user/getcardlist` for the code of a card whose `insert` answer was lost
     /// (unconfirmed for invoice cards: off, the code waits for a status push).
     pub lookup_lost_card_codes: bool,
+    /// The tax category tables (embedded, with the merchant's override); a line is checked
+    /// against the one in force on its date.
+    pub tax_categories: Arc<TaxCategories>,
 }

@@ -30,6 +30,7 @@ mod pdf;
 mod pipeline;
 mod soak;
 mod support;
+mod taxcodes;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -117,6 +118,12 @@ enum Command {
         idle: usize,
         #[arg(long, default_value_t = 500)]
         slow: usize,
+    },
+    /// Lookups, line checks and searches in the embedded tax category table on one thread,
+    /// and loading the whole table from its CSV as an override.
+    TaxCategories {
+        #[arg(long, default_value_t = 10_000_000)]
+        lookups: usize,
     },
     /// The chaos harness (docs/RELIABILITY.md): `fapiao serve` instances in live mode against
     /// the Weixin sandbox in its own process, with Weixin faults, duplicate and delayed pushes,
@@ -226,6 +233,7 @@ fn main() -> anyhow::Result<()> {
         Command::Connections { idle, slow } => {
             runtime.block_on(connections::connections(idle, slow))
         }
+        Command::TaxCategories { lookups } => taxcodes::tax_categories(lookups),
         Command::Soak(args) => runtime.block_on(soak::soak(soak::SoakOptions {
             db: args.db,
             instances: args.instances,

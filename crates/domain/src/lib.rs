@@ -17,6 +17,7 @@ pub mod ports;
 pub mod scenario;
 pub mod secret;
 pub mod tax;
+pub mod tax_category;
 #[cfg(any(test, feature = "mocks"))]
 pub mod testing;
 mod text;
@@ -37,4 +38,5 @@ pub use party::{Buyer, PartyError, PartyName, Seller, TaxIdError, TaxpayerId, Us
 pub use scenario::{AccountRole, AuthSource, PageStyle, Scenario};
 pub use secret::Secret;
 pub use tax::{LineKind, PriceBasis, TaxError, TaxRate, TaxSplit};
-pub use time::Timestamp;
+pub use tax_category::{TaxCategories, TaxCategoryTable};
+pub use time::{Date, Timestamp};

@@ -220,6 +220,15 @@ impl TaxRate {
         }
     }
 
+    /// A percent rate in thousandths (13 % is 130, 0 % is 0); `None` for export zero, exempt
+    /// and not taxable.
+    pub fn thousandths(&self) -> Option<u16> {
+        match self.0 {
+            Rate::Percent(thousandths) => Some(thousandths),
+            Rate::ExportZero | Rate::Exempt | Rate::NotTaxable => None,
+        }
+    }
+
     /// Whether the face prints `***` for the tax (exempt and not taxable).
     pub fn is_tax_free_mark(&self) -> bool {
         matches!(self.0, Rate::Exempt | Rate::NotTaxable)

@@ -79,6 +79,84 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// A calendar date in China Standard Time: the day an invoice is issued on, the day a tax
+/// category table comes into force.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+// Invariant: month 1–12, day 1 to the month's length.
+pub struct Date {
+    year: u16,
+    month: u8,
+    day: u8,
+}
+
+impl Date {
+    /// 1970-01-01.
+    pub const EPOCH: Date = Date {
+        year: 1970,
+        month: 1,
+        day: 1,
+    };
+
+    /// A date, `None` when the day does not exist.
+    pub const fn new(year: u16, month: u8, day: u8) -> Option<Date> {
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
+        let length = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        if day == 0 || day > length {
+            return None;
+        }
+        Some(Date { year, month, day })
+    }
+
+    /// Parses `YYYY-MM-DD`, `None` when it is not a date.
+    pub fn parse(text: &str) -> Option<Date> {
+        let mut parts = text.split('-');
+        let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || year.len() != 4 || month.len() != 2 || day.len() != 2 {
+            return None;
+        }
+        Date::new(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?)
+    }
+
+    /// `(year, month, day)`.
+    pub const fn parts(self) -> (u16, u8, u8) {
+        (self.year, self.month, self.day)
+    }
+}
+
+impl fmt::Debug for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl Timestamp {
+    /// The date in China Standard Time (invoices are dated in this zone).
+    pub fn china_date(self) -> Date {
+        let (year, month, day, ..) = self.china_civil();
+        let year = u16::try_from(year.clamp(0, 9999)).unwrap_or(0);
+        let month = u8::try_from(month).unwrap_or(1);
+        let day = u8::try_from(day).unwrap_or(1);
+        Date::new(year, month, day).unwrap_or(Date {
+            year,
+            month: 1,
+            day: 1,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +171,26 @@ mod tests {
         let ts = Timestamp::from_unix_seconds(1_767_196_800 + 3600);
         assert_eq!(ts.china_civil(), (2026, 1, 1, 1, 0, 0));
         assert_eq!(Timestamp::from_millis(-1).unix_seconds(), -1);
+        assert_eq!(ts.china_date().to_string(), "2026-01-01");
+    }
+
+    #[test]
+    fn dates_parse_and_order() {
+        assert_eq!(Date::parse("2026-06-01"), Date::new(2026, 6, 1));
+        assert_eq!(
+            Date::parse("2024-02-29").map(Date::parts),
+            Some((2024, 2, 29))
+        );
+        for bad in [
+            "2025-02-29",
+            "2026-13-01",
+            "2026-6-1",
+            "20260601",
+            "2026-06-01-01",
+            "",
+        ] {
+            assert_eq!(Date::parse(bad), None, "{bad}");
+        }
+        assert!(Date::parse("2026-05-31") < Date::parse("2026-06-01"));
     }
 }

@@ -1,8 +1,9 @@
 //! JSON shapes of the merchant API (money as decimal strings in yuan) and their parsing into
 //! domain types, with errors that name the field.
 
+use fapiao_domain::TaxCategoryTable;
 use fapiao_domain::ids::{OrderId, SellerId};
-use fapiao_domain::invoice::{InvoiceLines, ItemName, LineInput, TaxCategory, TaxCategoryCode};
+use fapiao_domain::invoice::{InvoiceError, InvoiceLines, ItemName, LineInput, TaxCategoryCode};
 use fapiao_domain::money::{Fen, Quantity, UnitPrice};
 use fapiao_domain::order::{HistoryEntry, Order};
 use fapiao_domain::party::{Buyer, PartyName, TaxpayerId};
@@ -34,7 +35,7 @@ pub struct LineDto {
     pub name: String,
     /// 19-digit tax classification code.
     pub tax_code: String,
-    /// Short name of the code, when not in the built-in table.
+    /// Short name (简称) printed as `*简称*name`; the table in force supplies it when absent.
     pub tax_short_name: Option<String>,
     /// Specification.
     pub spec: Option<String>,
@@ -53,7 +54,7 @@ pub struct LineDto {
 }
 
 impl LineDto {
-    fn parse(self, index: usize) -> Result<LineInput, Error> {
+    fn parse(self, index: usize, table: &TaxCategoryTable) -> Result<LineInput, Error> {
         let field = |name: &str| format!("lines[{index}].{name}");
         let kind = match self.kind.as_deref() {
             None | Some("normal") => LineKind::Normal,
@@ -77,8 +78,13 @@ impl LineDto {
             }
         };
         let code = TaxCategoryCode::parse(&self.tax_code).map_err(|e| bad(field("tax_code"), e))?;
-        let category = TaxCategory::new(code, self.tax_short_name.as_deref())
-            .map_err(|e| bad(field("tax_code"), e))?;
+        let rate = TaxRate::parse(&self.tax_rate).map_err(|e| bad(field("tax_rate"), e))?;
+        let category = table
+            .line_category(code, self.tax_short_name.as_deref(), rate)
+            .map_err(|e| match e {
+                InvoiceError::Field { field: name, rule } => bad(field(name), rule),
+                other => bad(field("tax_code"), other),
+            })?;
         Ok(LineInput {
             kind,
             name: ItemName::parse(&self.name).map_err(|e| bad(field("name"), e))?,
@@ -104,20 +110,21 @@ impl LineDto {
                 .transpose()
                 .map_err(|e| bad(field("amount"), e))?,
             basis,
-            rate: TaxRate::parse(&self.tax_rate).map_err(|e| bad(field("tax_rate"), e))?,
+            rate,
         })
     }
 }
 
-/// Parses every line, naming the first bad one.
-pub fn parse_lines(lines: Vec<LineDto>) -> Result<Vec<LineInput>, Error> {
+/// Parses every line, naming the first bad one; codes, rates and 简称 are checked against
+/// `table` (the one in force on the invoice's date).
+pub fn parse_lines(lines: Vec<LineDto>, table: &TaxCategoryTable) -> Result<Vec<LineInput>, Error> {
     if lines.is_empty() {
         return Err(bad("lines", "at least one line is required"));
     }
     lines
         .into_iter()
         .enumerate()
-        .map(|(i, line)| line.parse(i))
+        .map(|(i, line)| line.parse(i, table))
         .collect()
 }
 
@@ -200,11 +207,11 @@ pub struct CreateOrderDto {
 }
 
 impl CreateOrderDto {
-    /// Parses into a start request.
+    /// Parses into a start request, checking the lines against `table`.
     ///
     /// # Errors
     /// [`Error::BadRequest`] naming the field.
-    pub fn parse(self) -> Result<StartRequest, Error> {
+    pub fn parse(self, table: &TaxCategoryTable) -> Result<StartRequest, Error> {
         let scenario = Scenario::parse(&self.scenario)
             .map_err(|e| bad("scenario", e.trim_start_matches("scenario: ")))?;
         let page_style = self
@@ -222,7 +229,7 @@ impl CreateOrderDto {
                 .transpose()
                 .map_err(|e| bad("order_id", e.rule))?,
             seller: SellerId::parse(&self.seller).map_err(|e| bad("seller", e.rule))?,
-            lines: parse_lines(self.lines)?,
+            lines: parse_lines(self.lines, table)?,
             buyer: self.buyer.map(BuyerDto::parse).transpose()?,
             page_style,
             redirect_url: self.redirect_url,

@@ -8,6 +8,7 @@ mod extract;
 pub mod limits;
 mod nuonuo;
 mod pages;
+mod tax_categories;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -143,6 +144,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_id}/qr.png", get(order_qr_png))
         .route("/orders/{order_id}/qr.svg", get(order_qr_svg))
         .route("/invoices/preview", post(preview))
+        .route("/tax-categories", get(tax_categories::search))
+        .route("/tax-categories/{code}", get(tax_categories::lookup))
         .route("/setup", post(run_setup))
         .route("/setup/doctor", get(doctor))
         .layer(DefaultBodyLimit::max(MAX_API_BYTES))
@@ -194,7 +197,8 @@ fn order_id(raw: &str) -> Result<OrderId, Error> {
 }
 
 async fn create_order(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
-    let request = dto::parse_body::<dto::CreateOrderDto>(&body)?.parse()?;
+    let table = state.0.invoices.tax_table_today();
+    let request = dto::parse_body::<dto::CreateOrderDto>(&body)?.parse(table)?;
     let started = state.0.invoices.start(request).await?;
     metrics::counter!("fapiao_orders_started_total", "scenario" => started.order.scenario().code())
         .increment(1);
@@ -344,7 +348,11 @@ async fn order_qr_svg(
 
 async fn preview(State(state): State<AppState>, body: Bytes) -> Result<Response, Error> {
     let request: dto::PreviewDto = dto::parse_body(&body)?;
-    let lines = state.0.invoices.preview(dto::parse_lines(request.lines)?)?;
+    let table = state.0.invoices.tax_table_today();
+    let lines = state
+        .0
+        .invoices
+        .preview(dto::parse_lines(request.lines, table)?)?;
     Ok(axum::Json(dto::lines_view(&lines)).into_response())
 }
 

@@ -355,6 +355,20 @@ impl SetupService {
                 ),
             }
         }
+        let today = self.ports.clock.now().china_date();
+        let table = self.settings.tax_categories.in_force(today);
+        push(
+            "tax categories",
+            true,
+            format!(
+                "table {} in force since {} ({}, {} codes); {} version(s) known",
+                table.version(),
+                table.effective_from(),
+                table.source(),
+                table.len(),
+                self.settings.tax_categories.tables().len()
+            ),
+        );
         Ok(report)
     }
 }

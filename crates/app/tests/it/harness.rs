@@ -76,6 +76,7 @@ pub fn settings() -> Settings {
         },
         reconcile_after_millis: 600_000,
         lookup_lost_card_codes: true,
+        tax_categories: std::sync::Arc::new(fapiao_domain::TaxCategories::embedded()),
     }
 }
 

@@ -178,8 +178,8 @@ async fn qr_order_prints_a_stable_code_that_redirects() {
 async fn preview_computes_lines_and_words() {
     let (app, _) = app(MockWeixinMerchantApi::new(), MockPushDecoder::new());
     let body = json!({ "lines": [
-        { "kind": "discounted", "name": "甲", "tax_code": "1010101070000000000", "amount": "600.00", "price_basis": "tax_exclusive", "tax_rate": "0.13" },
-        { "kind": "discount", "name": "甲", "tax_code": "1010101070000000000", "amount": "-60.00", "price_basis": "tax_exclusive", "tax_rate": "0.13" }
+        { "kind": "discounted", "name": "甲", "tax_code": "1030201010000000000", "amount": "600.00", "price_basis": "tax_exclusive", "tax_rate": "0.13" },
+        { "kind": "discount", "name": "甲", "tax_code": "1030201010000000000", "amount": "-60.00", "price_basis": "tax_exclusive", "tax_rate": "0.13" }
     ]});
     let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
@@ -188,7 +188,161 @@ async fn preview_computes_lines_and_words() {
     assert_eq!(view["tax"], "70.20");
     assert_eq!(view["total"], "610.20");
     assert_eq!(view["total_in_words"], "陆佰壹拾圆贰角整");
-    assert_eq!(view["lines"][0]["name"], "*谷物*甲");
+    // 糕点's 简称 comes from the embedded table: no tax_short_name needed.
+    assert_eq!(view["lines"][0]["name"], "*焙烤食品*甲");
+}
+
+#[tokio::test]
+async fn lines_follow_the_tax_category_table() {
+    let (app, _) = app(MockWeixinMerchantApi::new(), MockPushDecoder::new());
+    let preview = |code: &str, rate: &str, short_name: Option<&str>| {
+        json!({ "lines": [
+            { "name": "甲", "tax_code": code, "tax_short_name": short_name, "amount": "10.00", "tax_rate": rate }
+        ]})
+    };
+    let refused = |body: &[u8]| {
+        let view = json_of(body);
+        (
+            view["error"]["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            view["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        )
+    };
+    // A summary row (汇总项).
+    let body = preview("1030201000000000000", "0.13", None);
+    let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (field, message) = refused(&body);
+    assert_eq!(field, "lines[0].tax_code");
+    assert!(message.contains("summary row (汇总项)"), "{message}");
+    // A 13 % good at 6 %: both rates named.
+    let body = preview("1030201010000000000", "0.06", None);
+    let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (field, message) = refused(&body);
+    assert_eq!(field, "lines[0].tax_rate");
+    assert_eq!(
+        message,
+        "lines[0].tax_rate: 6% is not a rate of 1030201010000000000 (糕点): table 2026.6.1 allows 13%"
+    );
+    // The caller's 简称 wins, and is checked.
+    let body = preview("1030201010000000000", "0.13", Some("点心"));
+    let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json_of(&body)["lines"][0]["name"], "*点心*甲");
+    let body = preview("1030201010000000000", "0.13", Some("*点心*"));
+    let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused(&body).0, "lines[0].tax_short_name");
+    // A code the table lacks needs its 简称.
+    let body = preview("1030201010000000077", "0.13", None);
+    let (status, body) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused(&body).0, "lines[0].tax_short_name");
+    // Exempt and the levy rates pass on a taxable code.
+    for rate in ["exempt", "0.03", "0.01"] {
+        let body = preview("1030201010000000000", rate, None);
+        let (status, _) = call(&app, "POST", "/v1/invoices/preview", Some(body), Some(KEY)).await;
+        assert_eq!(status, StatusCode::OK, "{rate}");
+    }
+}
+
+#[tokio::test]
+async fn tax_categories_are_looked_up_and_searched() {
+    let (app, _) = app(MockWeixinMerchantApi::new(), MockPushDecoder::new());
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories/1030201010000000000",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let view = json_of(&body);
+    assert_eq!(view["table"]["version"], "2026.6.1");
+    assert_eq!(view["table"]["effective_from"], "2026-06-01");
+    assert_eq!(view["table"]["codes"], 4098);
+    assert_eq!(
+        view["category"],
+        json!({
+            "code": "1030201010000000000", "name": "糕点", "short_name": "焙烤食品",
+            "rates": ["13%"], "summary": false, "parent": "1030201000000000000"
+        })
+    );
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories/3070401000000000000?date=2026-12-07",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json_of(&body)["category"]["short_name"], "生产生活服务");
+    let (status, _) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories/1030201010000000077",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = call(&app, "GET", "/v1/tax-categories/12345", None, Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(&body)["error"]["field"], "code");
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories?q=%E7%B3%95%E7%82%B9&limit=5",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let view = json_of(&body);
+    assert_eq!(view["q"], "糕点");
+    assert_eq!(view["limit"], 5);
+    let codes: Vec<&str> = view["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"1030201010000000000"), "{codes:?}");
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories?q=30704&offset=1&limit=1",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let view = json_of(&body);
+    assert!(view["total"].as_u64().unwrap() >= 2);
+    assert_eq!(view["categories"][0]["code"], "3070401000000000000");
+    let (status, body) = call(&app, "GET", "/v1/tax-categories?limit=0", None, Some(KEY)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(&body)["error"]["field"], "limit");
+    let (status, body) = call(
+        &app,
+        "GET",
+        "/v1/tax-categories?date=2026-02-30",
+        None,
+        Some(KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json_of(&body)["error"]["field"], "date");
+    let (status, _) = call(&app, "GET", "/v1/tax-categories?q=x", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

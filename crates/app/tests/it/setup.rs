@@ -135,4 +135,12 @@ async fn doctor_names_the_missing_step() {
         "{failing:#?}"
     );
     assert!(failing[4].1.contains("72028"), "{failing:#?}");
+    // The tax category table in force is reported.
+    let tables = report.checks.last().unwrap();
+    assert_eq!(tables.name, "tax categories");
+    assert!(tables.ok);
+    assert_eq!(
+        tables.detail,
+        "table 2026.6.1 in force since 2026-06-01 (embedded, 4098 codes); 1 version(s) known"
+    );
 }

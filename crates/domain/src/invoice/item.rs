@@ -8,16 +8,6 @@ use crate::money::{Fen, Quantity, UnitPrice};
 use crate::newtype::newtype_glue;
 use crate::tax::{LineKind, PriceBasis, TaxRate};
 
-/// Short names (商品和服务分类简称) of the tax classification codes this crate knows.
-///
-/// Only codes whose short name is confirmed by real invoices or platform documentation are
-/// listed; the STA revises the table, so any other code needs its short name given explicitly.
-const SHORT_NAMES: &[(&str, &str)] = &[
-    ("1010101070000000000", "谷物"),
-    ("3070401000000000000", "餐饮服务"),
-    ("3070402000000000000", "住宿服务"),
-];
-
 /// A 19-digit tax classification code (商品和服务税收分类编码), first digit 1–6.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -49,12 +39,11 @@ impl TaxCategoryCode {
         &self.0
     }
 
-    /// The short name of the built-in table, if the code is in it.
+    /// The short name (简称) in the latest embedded table, if the code is in it.
     pub fn known_short_name(&self) -> Option<&'static str> {
-        SHORT_NAMES
-            .iter()
-            .find(|(code, _)| *code == self.0)
-            .map(|(_, short_name)| *short_name)
+        crate::tax_category::latest_embedded()
+            .get(self)
+            .map(|entry| entry.short_name())
     }
 }
 
@@ -70,8 +59,9 @@ pub struct TaxCategory {
 }
 
 impl TaxCategory {
-    /// A category. Without `short_name` the built-in table supplies it; a given short name wins
-    /// over the table (the STA revises it).
+    /// A category. Without `short_name` the latest embedded table supplies it; a given short
+    /// name wins over the table (the STA revises it). Lines are checked against the table in
+    /// force on their date by [`crate::tax_category::TaxCategoryTable::line_category`].
     ///
     /// # Errors
     /// [`InvoiceError::Field`] for an unknown code without a short name, or a bad short name.
@@ -113,7 +103,7 @@ impl TaxCategory {
                     return Err(field_error(
                         FIELD,
                         format!(
-                            "code {code} is not in the built-in table; give its short name (简称)"
+                            "code {code} is not in the embedded table; give its short name (简称)"
                         ),
                     ));
                 }

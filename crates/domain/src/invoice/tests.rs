@@ -527,7 +527,7 @@ fn discount_rules() {
         ],
         blue,
         Err(
-            "lines[1]: category: a discount line repeats its discounted line's category 3070401000000000000 (餐饮服务), got 3070402000000000000 (住宿服务)",
+            "lines[1]: category: a discount line repeats its discounted line's category 3070401000000000000 (生产生活服务), got 3070402000000000000 (生产生活服务)",
         ),
     );
     check(
@@ -736,21 +736,21 @@ fn lines_serde_round_trip() {
     let json = serde_json::to_string(&lines).unwrap_or_default();
     assert_eq!(
         json,
-        r#"{"direction":"blue","lines":[{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"餐饮服务"},"spec":"大份","unit":"份","quantity":"3","unit_price_excl":"9.43333333","rate":"0.06","amount_excl":2830,"tax":170,"total":3000}],"totals":{"amount_excl":2830,"tax":170,"total":3000}}"#
+        r#"{"direction":"blue","lines":[{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"生产生活服务"},"spec":"大份","unit":"份","quantity":"3","unit_price_excl":"9.43333333","rate":"0.06","amount_excl":2830,"tax":170,"total":3000}],"totals":{"amount_excl":2830,"tax":170,"total":3000}}"#
     );
     assert_eq!(
         serde_json::from_str::<InvoiceLines>(&json).ok(),
         Some(lines)
     );
     let single = serde_json::from_str::<InvoiceLine>(
-        r#"{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"餐饮服务"},"quantity":"3","rate":"0.06","amount_excl":2830,"tax":170,"total":3000}"#,
+        r#"{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"生产生活服务"},"quantity":"3","rate":"0.06","amount_excl":2830,"tax":170,"total":3000}"#,
     );
     assert_eq!(
         single.map_err(without_position),
         Err("line: quantity and unit_price come as a pair".to_owned())
     );
     let input = serde_json::from_str::<LineInput>(
-        r#"{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"餐饮服务"},"amount":10000,"basis":"tax_inclusive","rate":"6%"}"#,
+        r#"{"kind":"normal","name":"餐费","category":{"code":"3070401000000000000","short_name":"生产生活服务"},"amount":10000,"basis":"tax_inclusive","rate":"6%"}"#,
     );
     assert_eq!(input.ok(), Some(line(Normal, "100.00", Incl, TaxRate::P6)));
 }
@@ -768,9 +768,12 @@ fn check_category(code: &str, short_name: Option<&str>, expected: Result<&str, &
 
 #[test]
 fn tax_categories() {
-    check_category("3070401000000000000", None, Ok("餐饮服务"));
-    check_category("3070402000000000000", None, Ok("住宿服务"));
+    // The latest embedded table (2026.6.1): 307 codes print 生产生活服务, 糕点 焙烤食品.
+    check_category("3070401000000000000", None, Ok("生产生活服务"));
+    check_category("3070402000000000000", None, Ok("生产生活服务"));
     check_category("1010101070000000000", None, Ok("谷物"));
+    check_category("1030201010000000000", None, Ok("焙烤食品"));
+    check_category("1090511030000000000", None, Ok("计算机外部设备"));
     check_category(
         "1090511030000000000",
         Some(" 计算机配套产品 "),
@@ -778,10 +781,10 @@ fn tax_categories() {
     );
     check_category("3070401000000000000", Some("餐饮"), Ok("餐饮"));
     check_category(
-        "1090511030000000000",
+        "1090511030000000099",
         None,
         Err(
-            "tax_category.short_name: code 1090511030000000000 is not in the built-in table; give its short name (简称)",
+            "tax_category.short_name: code 1090511030000000099 is not in the embedded table; give its short name (简称)",
         ),
     );
     check_category(

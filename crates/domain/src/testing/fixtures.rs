@@ -44,9 +44,11 @@ pub fn line(amount: &str) -> LineInput {
     LineInput {
         kind: LineKind::Normal,
         name: ok(ItemName::parse("餐费")),
+        // The fixtures' invoices are dated March 2026, before table 2026.6.1 (which prints
+        // 生产生活服务 for every 307 code) came into force: the 简称 then was 餐饮服务.
         category: ok(TaxCategory::new(
             ok(TaxCategoryCode::parse("3070401000000000000")),
-            None,
+            Some("餐饮服务"),
         )),
         spec: None,
         unit: Some("份".to_owned()),

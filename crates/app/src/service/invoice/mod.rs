@@ -98,6 +98,13 @@ impl InvoiceService {
         &self.settings
     }
 
+    /// The tax category table in force today (China Standard Time): the table a line written
+    /// now is checked against and takes its 简称 from.
+    pub fn tax_table_today(&self) -> &fapiao_domain::TaxCategoryTable {
+        let today = self.ports.clock.now().china_date();
+        self.settings.tax_categories.in_force(today)
+    }
+
     async fn setup_state(&self) -> Result<SetupState, AppError> {
         Ok(self.ports.setup.load().await?)
     }
