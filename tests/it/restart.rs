@@ -56,26 +56,61 @@ async fn states(http: &reqwest::Client, base: &str) -> Vec<String> {
         .collect()
 }
 
-pub async fn crash_and_restart(kind: Db) {
-    let db = test_db(kind, "restart").await;
+/// A service address, the Weixin sandbox on its own (it outlives the crashes, as Weixin would)
+/// pushing to that address, and the live-mode configuration pointed at it.
+struct LiveWorld {
+    db: LiveDb,
+    service_addr: SocketAddr,
+    sandbox_url: String,
+    config: Config,
+}
+
+/// The test's database, and how each instance starts on it.
+struct LiveDb(fapiao_storage::testing::TestDatabase);
+
+impl LiveDb {
+    fn options(&self, listen: SocketAddr) -> StartOptions {
+        StartOptions {
+            database: Some(self.0.database().clone()),
+            listen: Some(listen),
+            sandbox_listen: None,
+            skip_setup: true,
+            skip_runner: false,
+        }
+    }
+}
+
+/// `weixin` adds keys to `[weixin]`; `concurrency` is the runner's.
+async fn live_world(kind: Db, name: &str, weixin: &str, concurrency: usize) -> LiveWorld {
+    let db = LiveDb(test_db(kind, name).await);
     let service_addr = free_port().await;
     let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
     let config = Config::from_toml(&format!(
-        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\n[runner]\nconcurrency = 4\nlease_seconds = 2\n{LIVE_CREDENTIALS}[issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n"
+        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\n{weixin}\
+         [runner]\nconcurrency = {concurrency}\nlease_seconds = 2\n{LIVE_CREDENTIALS}\
+         [issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n"
     ))
     .unwrap();
-    // Weixin (the sandbox) outlives the crash, as it would in production.
     let sandbox =
         fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
     tokio::spawn(async move { fapiao_sandbox::serve(sandbox_listener, sandbox).await });
-    let options = || StartOptions {
-        database: Some(db.database().clone()),
-        listen: Some(service_addr),
-        sandbox_listen: None,
-        skip_setup: true,
-        skip_runner: false,
-    };
+    LiveWorld {
+        db,
+        service_addr,
+        sandbox_url,
+        config,
+    }
+}
+
+pub async fn crash_and_restart(kind: Db) {
+    let LiveWorld {
+        db,
+        service_addr,
+        sandbox_url,
+        config,
+    } = live_world(kind, "restart", "", 4).await;
+    let options = || db.options(service_addr);
     let http = reqwest::Client::new();
 
     let first = fapiao::start(config.clone(), options())
@@ -211,25 +246,14 @@ crate::on_both_databases!(
 /// "already inserted", and every order ends delivered with the one card it has.
 pub async fn killed_between_insert_and_its_save(kind: Db) {
     const ORDERS: usize = 6;
-    let db = test_db(kind, "restart_insert").await;
-    let service_addr = free_port().await;
-    let sandbox_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sandbox_url = format!("http://{}", sandbox_listener.local_addr().unwrap());
     // A client timeout far past the test, so no answer is given up on before the kill.
-    let config = Config::from_toml(&format!(
-        "[server]\napi_key = \"{KEY}\"\n[weixin]\nmode = \"live\"\nbase_url = \"{sandbox_url}\"\ntimeout_ms = 60000\n[runner]\nconcurrency = 8\nlease_seconds = 2\n{LIVE_CREDENTIALS}[issuer]\nkind = \"sandbox\"\nallow_sandbox_in_live = true\n"
-    ))
-    .unwrap();
-    let sandbox =
-        fapiao::sandbox_config(&config, &format!("http://{service_addr}/weixin/callback"));
-    tokio::spawn(async move { fapiao_sandbox::serve(sandbox_listener, sandbox).await });
-    let options = || StartOptions {
-        database: Some(db.database().clone()),
-        listen: Some(service_addr),
-        sandbox_listen: None,
-        skip_setup: true,
-        skip_runner: false,
-    };
+    let LiveWorld {
+        db,
+        service_addr,
+        sandbox_url,
+        config,
+    } = live_world(kind, "restart_insert", "timeout_ms = 60000\n", 8).await;
+    let options = || db.options(service_addr);
     let http = reqwest::Client::new();
     let control = |path: &'static str, body: Value| {
         let request = http.post(format!("{sandbox_url}{path}")).json(&body);
