@@ -103,6 +103,37 @@ async fn live_world(kind: Db, name: &str, weixin: &str, concurrency: usize) -> L
     }
 }
 
+/// The next instance after a crash: started, and waited on until all `orders` are delivered;
+/// with what its sandbox tax platform issued.
+async fn restart_until_delivered(
+    config: &Config,
+    options: StartOptions,
+    http: &reqwest::Client,
+    base: &str,
+    orders: usize,
+) -> (fapiao::Running, Vec<fapiao_issuer::SandboxRecord>) {
+    let second = fapiao::start(config.clone(), options)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    poll("every order delivered after the restart", || {
+        let states = states(http, base);
+        async move {
+            let now = states.await;
+            (now.len() == orders && now.iter().all(|s| s == "delivered")).then_some(())
+        }
+    })
+    .await;
+    let records = second
+        .sandbox_issuer
+        .as_ref()
+        .unwrap()
+        .ledger()
+        .records()
+        .await
+        .unwrap();
+    (second, records)
+}
+
 pub async fn crash_and_restart(kind: Db) {
     let LiveWorld {
         db,
@@ -166,27 +197,8 @@ pub async fn crash_and_restart(kind: Db) {
     first.abort();
     port_released(service_addr).await;
 
-    let second = fapiao::start(config.clone(), options())
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    poll("every order delivered after the restart", || {
-        let states = states(&http, &base);
-        async move {
-            let now = states.await;
-            (now.len() == ORDERS && now.iter().all(|s| s == "delivered")).then_some(())
-        }
-    })
-    .await;
-
+    let (second, records) = restart_until_delivered(&config, options(), &http, &base, ORDERS).await;
     // The witness: the sandbox tax platform issued exactly one invoice per order.
-    let records = second
-        .sandbox_issuer
-        .as_ref()
-        .unwrap()
-        .ledger()
-        .records()
-        .await
-        .unwrap();
     assert_eq!(
         records.len(),
         ORDERS,
@@ -318,26 +330,8 @@ pub async fn killed_between_insert_and_its_save(kind: Db) {
     port_released(service_addr).await;
     control("/sandbox/control/faults", json!({ "rules": [] })).await;
 
-    let second = fapiao::start(config.clone(), options())
-        .await
-        .unwrap_or_else(|e| panic!("{e:#}"));
-    poll("every order delivered after the restart", || {
-        let states = states(&http, &base);
-        async move {
-            let now = states.await;
-            (now.len() == ORDERS && now.iter().all(|s| s == "delivered")).then_some(())
-        }
-    })
-    .await;
+    let (second, records) = restart_until_delivered(&config, options(), &http, &base, ORDERS).await;
     // The witnesses: one invoice per order at the tax platform, one card per order at Weixin.
-    let records = second
-        .sandbox_issuer
-        .as_ref()
-        .unwrap()
-        .ledger()
-        .records()
-        .await
-        .unwrap();
     assert_eq!(records.len(), ORDERS);
     let cards: Value = http
         .get(&cards_url)
