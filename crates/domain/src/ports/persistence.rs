@@ -101,6 +101,30 @@ pub struct OrderFilter {
     /// Least recently updated first (work queues that must not starve the oldest) instead of
     /// most recently updated first.
     pub oldest_first: bool,
+    /// Only orders strictly past this position in the listing's order (keyset paging: the
+    /// position of the last order of the previous page). An order updated since that page
+    /// moves to the front of a newest-first listing, so it is neither repeated nor skipped among
+    /// the orders not updated meanwhile.
+    pub after: Option<OrderPosition>,
+}
+
+/// Where an order stands in a listing: by update time, then platform and order id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderPosition {
+    /// The order's last update.
+    pub updated_at: Timestamp,
+    /// Its key.
+    pub key: OrderKey,
+}
+
+impl OrderPosition {
+    /// The position of `order`.
+    pub fn of(order: &Order) -> Self {
+        OrderPosition {
+            updated_at: order.updated_at(),
+            key: order.key().clone(),
+        }
+    }
 }
 
 /// Orders per scenario and state.

@@ -274,6 +274,7 @@ impl InvoiceService {
                 updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
                 updated_after: cursor,
                 oldest_first: true,
+                after: None,
             };
             due.extend(self.ports.orders.list(&filter).await?);
         }
