@@ -620,6 +620,56 @@ pub async fn real_responses_match_the_document(kind: Db) {
         .await;
     assert_eq!((status, &error["error"]["field"]), (422, &json!("limit")));
 
+    // The pushes set aside: none yet; replaying unknown or malformed ids is refused.
+    let (status, unmatched) = api
+        .call(
+            "GET",
+            "/v1/events/unmatched",
+            "/v1/events/unmatched?limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{unmatched}");
+    assert_eq!(unmatched["next_cursor"], Value::Null, "{unmatched}");
+    let (status, error) = api
+        .call(
+            "GET",
+            "/v1/events/unmatched",
+            "/v1/events/unmatched?cursor=-1",
+            None,
+        )
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("cursor")));
+    let replay = "/v1/events/{event_id}/replay";
+    let (status, error) = api
+        .call("POST", replay, "/v1/events/987654/replay", None)
+        .await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (404, &json!("not_found"))
+    );
+    let (status, error) = api
+        .call("POST", replay, "/v1/events/first/replay", None)
+        .await;
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (422, &json!("event_id"))
+    );
+    // The push that authorized API-OA was applied: nothing to replay.
+    let mut conflict = None;
+    for id in 1..=20 {
+        let (status, error) = api
+            .call("POST", replay, &format!("/v1/events/{id}/replay"), None)
+            .await;
+        if status == 409 {
+            conflict = Some(error);
+            break;
+        }
+        assert_eq!(status, 404, "{error}");
+    }
+    let conflict = conflict.expect("the applied authorization push answers 409");
+    assert_eq!(conflict["error"]["code"], "conflict", "{conflict}");
+
     let uncovered = api.uncovered();
     assert!(uncovered.is_empty(), "not exercised: {uncovered:?}");
 

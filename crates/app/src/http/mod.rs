@@ -5,6 +5,7 @@ mod access;
 mod cursor;
 pub mod dto;
 pub mod error;
+mod events;
 mod extract;
 pub mod limits;
 mod nuonuo;
@@ -144,6 +145,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_id}/pdf", get(order_pdf))
         .route("/orders/{order_id}/qr.png", get(order_qr_png))
         .route("/orders/{order_id}/qr.svg", get(order_qr_svg))
+        .route("/events/unmatched", get(events::unmatched))
+        .route("/events/{event_id}/replay", post(events::replay))
         .route("/invoices/preview", post(preview))
         .route("/tax-categories", get(tax_categories::search))
         .route("/tax-categories/{code}", get(tax_categories::lookup))

@@ -17,8 +17,8 @@ use crate::order::{
     UploadedPdf,
 };
 use crate::ports::{
-    EventInbox, Job, JobQueue, NewJob, OrderFilter, OrderPosition, OrderRepository, RecordOutcome,
-    RepositoryError,
+    EventInbox, InboxStatus, Job, JobQueue, NewJob, OrderFilter, OrderPosition, OrderRepository,
+    RecordOutcome, RepositoryError, SetAsideEvent,
 };
 use crate::scenario::Scenario;
 use crate::time::Timestamp;
@@ -71,6 +71,7 @@ macro_rules! port_contract {
             list_pages_past_a_position_both_ways,
             the_inbox_dedupes_and_leases,
             the_inbox_refuses_to_release_a_processed_event,
+            the_inbox_lists_set_aside_pushes_and_reports_status,
         );
     };
 }
