@@ -2,6 +2,7 @@
 //! through the merchant API and the sandbox's control API, on SQLite — and on PostgreSQL too
 //! when `FAPIAO_TEST_DATABASE_URL` is set.
 
+mod apigaps;
 mod app;
 mod badinput;
 mod failures;

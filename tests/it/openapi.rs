@@ -370,6 +370,35 @@ pub async fn real_responses_match_the_document(kind: Db) {
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["orders"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["next_cursor"], Value::Null, "{list}");
+    // One a page: the cursor leads to the other order, then to the end.
+    let (status, first) = api
+        .call("GET", "/v1/orders", "/v1/orders?limit=1", None)
+        .await;
+    assert_eq!(status, 200);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (status, second) = api
+        .call(
+            "GET",
+            "/v1/orders",
+            &format!("/v1/orders?limit=1&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(second["next_cursor"], Value::Null, "{second}");
+    assert_ne!(
+        first["orders"][0]["order_id"],
+        second["orders"][0]["order_id"]
+    );
+    let (status, error) = api
+        .call("GET", "/v1/orders", "/v1/orders?cursor=zz", None)
+        .await;
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (422, &json!("cursor")),
+        "{error}"
+    );
     // A query string that does not parse answers in the JSON envelope, naming the parameter.
     let (status, error) = api
         .call("GET", "/v1/orders", "/v1/orders?limit=-1", None)
@@ -477,6 +506,28 @@ pub async fn real_responses_match_the_document(kind: Db) {
         )
         .await;
     assert_eq!(status, 200);
+    // No red invoice before a reversal; an unknown kind is named.
+    let (status, error) = api
+        .call(
+            "GET",
+            "/v1/orders/{order_id}/pdf",
+            "/v1/orders/API-OA/pdf?kind=red",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (404, &json!("not_found"))
+    );
+    let (status, error) = api
+        .call(
+            "GET",
+            "/v1/orders/{order_id}/pdf",
+            "/v1/orders/API-OA/pdf?kind=pink",
+            None,
+        )
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("kind")));
     let (status, error) = api
         .call(
             "POST",
@@ -495,6 +546,16 @@ pub async fn real_responses_match_the_document(kind: Db) {
         )
         .await;
     assert_eq!(status, 200, "{reversed}");
+    api.app.wait_for("API-OA", "reversed").await;
+    let (status, _) = api
+        .call(
+            "GET",
+            "/v1/orders/{order_id}/pdf",
+            "/v1/orders/API-OA/pdf?kind=red",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
 
     // The callback refuses an unsigned URL check and an unsigned push in the envelope.
     let (status, _) = api
@@ -558,6 +619,56 @@ pub async fn real_responses_match_the_document(kind: Db) {
         )
         .await;
     assert_eq!((status, &error["error"]["field"]), (422, &json!("limit")));
+
+    // The pushes set aside: none yet; replaying unknown or malformed ids is refused.
+    let (status, unmatched) = api
+        .call(
+            "GET",
+            "/v1/events/unmatched",
+            "/v1/events/unmatched?limit=5",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{unmatched}");
+    assert_eq!(unmatched["next_cursor"], Value::Null, "{unmatched}");
+    let (status, error) = api
+        .call(
+            "GET",
+            "/v1/events/unmatched",
+            "/v1/events/unmatched?cursor=-1",
+            None,
+        )
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("cursor")));
+    let replay = "/v1/events/{event_id}/replay";
+    let (status, error) = api
+        .call("POST", replay, "/v1/events/987654/replay", None)
+        .await;
+    assert_eq!(
+        (status, &error["error"]["code"]),
+        (404, &json!("not_found"))
+    );
+    let (status, error) = api
+        .call("POST", replay, "/v1/events/first/replay", None)
+        .await;
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (422, &json!("event_id"))
+    );
+    // The push that authorized API-OA was applied: nothing to replay.
+    let mut conflict = None;
+    for id in 1..=20 {
+        let (status, error) = api
+            .call("POST", replay, &format!("/v1/events/{id}/replay"), None)
+            .await;
+        if status == 409 {
+            conflict = Some(error);
+            break;
+        }
+        assert_eq!(status, 404, "{error}");
+    }
+    let conflict = conflict.expect("the applied authorization push answers 409");
+    assert_eq!(conflict["error"]["code"], "conflict", "{conflict}");
 
     let uncovered = api.uncovered();
     assert!(uncovered.is_empty(), "not exercised: {uncovered:?}");

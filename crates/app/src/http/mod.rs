@@ -2,8 +2,10 @@
 //! readiness, metrics and the OpenAPI document. The host service binds the socket.
 
 mod access;
+mod cursor;
 pub mod dto;
 pub mod error;
+mod events;
 mod extract;
 pub mod limits;
 mod nuonuo;
@@ -21,7 +23,7 @@ use fapiao_domain::Secret;
 use fapiao_domain::ids::{OrderId, QrToken};
 use fapiao_domain::invoice::RedReason;
 use fapiao_domain::order::OrderState;
-use fapiao_domain::ports::OrderFilter;
+use fapiao_domain::ports::{OrderFilter, OrderPosition};
 use fapiao_domain::scenario::Scenario;
 use serde::Deserialize;
 use serde_json::json;
@@ -33,7 +35,7 @@ pub use error::Error;
 use extract::{ApiPath, ApiQuery};
 
 use crate::error::AppError;
-use crate::service::{InvoiceService, Ports, PushAccepted, SetupService};
+use crate::service::{InvoiceService, PdfKind, Ports, PushAccepted, SetupService};
 use crate::settings::Settings;
 
 /// Largest push body accepted (Weixin pushes are a few KB).
@@ -143,6 +145,8 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_id}/pdf", get(order_pdf))
         .route("/orders/{order_id}/qr.png", get(order_qr_png))
         .route("/orders/{order_id}/qr.svg", get(order_qr_svg))
+        .route("/events/unmatched", get(events::unmatched))
+        .route("/events/{event_id}/replay", post(events::replay))
         .route("/invoices/preview", post(preview))
         .route("/tax-categories", get(tax_categories::search))
         .route("/tax-categories/{code}", get(tax_categories::lookup))
@@ -211,6 +215,7 @@ struct ListQuery {
     state: Option<String>,
     scenario: Option<String>,
     limit: Option<u32>,
+    cursor: Option<String>,
 }
 
 async fn list_orders(
@@ -235,10 +240,31 @@ async fn list_orders(
         updated_before: None,
         updated_after: None,
         oldest_first: false,
+        // An empty cursor is the first page (clients often send `cursor=` then).
+        after: query
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| cursor::decode(c).map_err(|rule| Error::bad_request("cursor", rule)))
+            .transpose()?,
     };
     let orders = state.0.invoices.list(&filter).await?;
+    // A full page has a next one only if an order lies past its last (one probe row).
+    let next = match orders.last() {
+        Some(last) if orders.len() >= filter.limit as usize => {
+            let position = OrderPosition::of(last);
+            let probe = OrderFilter {
+                limit: 1,
+                after: Some(position.clone()),
+                ..filter.clone()
+            };
+            let more = !state.0.invoices.list(&probe).await?.is_empty();
+            more.then(|| cursor::encode(&position))
+        }
+        _ => None,
+    };
     let views: Vec<_> = orders.iter().map(dto::order_view).collect();
-    Ok(axum::Json(json!({ "orders": views })).into_response())
+    Ok(axum::Json(json!({ "orders": views, "next_cursor": next })).into_response())
 }
 
 async fn get_order(
@@ -302,13 +328,29 @@ async fn reverse_order(
     Ok(axum::Json(dto::order_view(&order)).into_response())
 }
 
+#[derive(Debug, Deserialize)]
+struct PdfQuery {
+    kind: Option<String>,
+}
+
 async fn order_pdf(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PdfQuery>,
 ) -> Result<Response, Error> {
     let id = order_id(&id)?;
-    let pdf = state.0.invoices.pdf(&id).await?;
-    let disposition = format!("inline; filename=\"fapiao-{id}.pdf\"");
+    let (kind, suffix) = match query.kind.as_deref() {
+        None | Some("blue") => (PdfKind::Blue, ""),
+        Some("red") => (PdfKind::Red, "-red"),
+        Some(other) => {
+            return Err(Error::bad_request(
+                "kind",
+                format!("unknown kind {other:?} (blue, red)"),
+            ));
+        }
+    };
+    let pdf = state.0.invoices.pdf(&id, kind).await?;
+    let disposition = format!("inline; filename=\"fapiao-{id}{suffix}.pdf\"");
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,

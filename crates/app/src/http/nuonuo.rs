@@ -115,6 +115,7 @@ async fn schedule_query(
             updated_after: None,
             // A callback concerns a recent order.
             oldest_first: false,
+            after: None,
         };
         for order in ports.orders.list(&filter).await? {
             let command = if order.issue_key() == Some(key) && waiting != OrderState::Reversing {

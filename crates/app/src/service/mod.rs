@@ -11,7 +11,8 @@ use fapiao_domain::ports::{
 };
 
 pub use invoice::{
-    EventOutcome, FrontendAction, InvoiceService, JobOutcome, PushAccepted, StartRequest, Started,
+    EventOutcome, FrontendAction, InvoiceService, JobOutcome, PdfKind, PushAccepted, StartRequest,
+    Started,
 };
 pub use setup::{DoctorCheck, DoctorReport, SetupReport, SetupService, SetupStep};
 

@@ -589,3 +589,62 @@ async fn reconciliation_goes_round_the_oldest_first_and_past_errors() {
         "round again from the oldest"
     );
 }
+
+#[tokio::test]
+async fn an_authorization_set_aside_after_its_retries_is_replayed_once_the_order_exists() {
+    let h = harness(
+        merchant(0, appid("oa"), false),
+        platform(appid("oa")),
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    h.push(authorization("4200000002", true, None, 1_780_000_010))
+        .await;
+    // The merchant never registers it while the push is tried again (30 times): set aside.
+    for _ in 0..=30 {
+        h.clock.advance_millis(24 * 3_600_000);
+        h.service.process_inbox("worker-1", 16).await.unwrap();
+    }
+    let set_aside = h.service.unmatched_events(None, 10).await.unwrap();
+    assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+    let id = set_aside[0].item.id;
+    assert!(
+        set_aside[0].note.contains("4200000002"),
+        "{}",
+        set_aside[0].note
+    );
+    // Still no order: the replay keeps it set aside.
+    assert!(matches!(
+        h.service.replay_event(id).await.unwrap(),
+        EventOutcome::Early(_)
+    ));
+    assert_eq!(h.service.unmatched_events(None, 10).await.unwrap().len(), 1);
+
+    h.service
+        .start(start_request(Scenario::PostPayment, "4200000002"))
+        .await
+        .unwrap();
+    let outcome = h.service.replay_event(id).await.unwrap();
+    assert!(
+        matches!(&outcome, EventOutcome::Applied(key) if key.order_id.as_str() == "4200000002"),
+        "{outcome:?}"
+    );
+    assert!(
+        h.service
+            .unmatched_events(None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    h.drain(20).await;
+    assert_eq!(h.order("4200000002").await.state(), OrderState::Delivered);
+    // Applied once: a second replay is refused, an unknown id is not found.
+    assert!(matches!(
+        h.service.replay_event(id).await,
+        Err(AppError::Conflict(_))
+    ));
+    assert!(matches!(
+        h.service.replay_event(id + 100).await,
+        Err(AppError::NotFound(_))
+    ));
+}

@@ -101,6 +101,30 @@ pub struct OrderFilter {
     /// Least recently updated first (work queues that must not starve the oldest) instead of
     /// most recently updated first.
     pub oldest_first: bool,
+    /// Only orders strictly past this position in the listing's order (keyset paging: the
+    /// position of the last order of the previous page). An order updated since that page
+    /// moves to the front of a newest-first listing, so it is neither repeated nor skipped among
+    /// the orders not updated meanwhile.
+    pub after: Option<OrderPosition>,
+}
+
+/// Where an order stands in a listing: by update time, then platform and order id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct OrderPosition {
+    /// The order's last update.
+    pub updated_at: Timestamp,
+    /// Its key.
+    pub key: OrderKey,
+}
+
+impl OrderPosition {
+    /// The position of `order`.
+    pub fn of(order: &Order) -> Self {
+        OrderPosition {
+            updated_at: order.updated_at(),
+            key: order.key().clone(),
+        }
+    }
 }
 
 /// Orders per scenario and state.
@@ -254,6 +278,29 @@ pub struct InboxItem {
     pub attempts: u32,
 }
 
+/// A push processed without being applied to an order — no order matched it, or it did not
+/// apply — and kept with the note saying why, for operators to see and replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetAsideEvent {
+    /// The stored push.
+    pub item: InboxItem,
+    /// Why it was not applied.
+    pub note: String,
+}
+
+/// Where a stored push stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboxStatus {
+    /// Not processed yet (waiting, leased, or kept for a retry).
+    Pending,
+    /// Processed and applied to its order.
+    Applied,
+    /// Processed without being applied, with the note saying why.
+    SetAside(SetAsideEvent),
+    /// Stored, but its payload no longer decodes (set aside with this reason).
+    Undecodable(String),
+}
+
 /// The event inbox: a push is acknowledged only after it is durably here.
 ///
 /// # Errors
@@ -293,6 +340,18 @@ pub trait EventInbox: Send + Sync {
     /// row is purged is stored and processed again, so callers keep rows longer than any
     /// redelivery worth deduplicating.
     async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError>;
+
+    /// The pushes set aside (processed with a note), by id ascending, only ids above `after`,
+    /// at most `limit` (implementations cap it at 500; 0 means 1). Rows whose payload no
+    /// longer decodes are left out (a read for operators).
+    async fn set_aside(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SetAsideEvent>, RepositoryError>;
+
+    /// Where the push `id` stands; `None` when there is no such push (never stored, or purged).
+    async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError>;
 }
 
 /// The one-time setup as last completed.

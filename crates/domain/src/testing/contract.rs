@@ -17,7 +17,8 @@ use crate::order::{
     UploadedPdf,
 };
 use crate::ports::{
-    EventInbox, Job, JobQueue, NewJob, OrderFilter, OrderRepository, RecordOutcome, RepositoryError,
+    EventInbox, InboxStatus, Job, JobQueue, NewJob, OrderFilter, OrderPosition, OrderRepository,
+    RecordOutcome, RepositoryError, SetAsideEvent,
 };
 use crate::scenario::Scenario;
 use crate::time::Timestamp;
@@ -67,8 +68,10 @@ macro_rules! port_contract {
             card_and_qr_token_are_unique,
             orders_round_trip_including_needs_attention,
             list_orders_by_update_time_then_key,
+            list_pages_past_a_position_both_ways,
             the_inbox_dedupes_and_leases,
             the_inbox_refuses_to_release_a_processed_event,
+            the_inbox_lists_set_aside_pushes_and_reports_status,
         );
     };
 }
@@ -501,4 +504,99 @@ pub async fn list_orders_by_update_time_then_key(stores: Stores) {
         .await
         .expect("list");
     assert!(none.is_empty());
+}
+
+/// Keyset paging: each page starts strictly past the position of the previous page's last
+/// order, both ways, ties on the update time broken by key; an order updated between two pages
+/// moves to the front and is not repeated, and the orders not updated are neither skipped nor
+/// repeated.
+pub async fn list_pages_past_a_position_both_ways(stores: Stores) {
+    let mut saved = Vec::new();
+    for (id, created) in [
+        ("b", 1_000),
+        ("c", 1_000),
+        ("a", 1_000),
+        ("z", 500),
+        ("y", 2_000),
+    ] {
+        let mut fresh = order(id, created);
+        stores.orders.insert(&fresh, &[]).await.expect("insert");
+        fresh.mark_saved();
+        saved.push(fresh);
+    }
+    let ids = |orders: &[Order]| -> Vec<String> {
+        orders
+            .iter()
+            .map(|o| o.key().order_id.as_str().to_owned())
+            .collect()
+    };
+    let page = |after: Option<OrderPosition>, oldest_first: bool| OrderFilter {
+        limit: 2,
+        oldest_first,
+        after,
+        ..OrderFilter::default()
+    };
+    let mut newest = Vec::new();
+    let mut after = None;
+    loop {
+        let orders = stores
+            .orders
+            .list(&page(after.clone(), false))
+            .await
+            .expect("list");
+        let Some(last) = orders.last() else { break };
+        after = Some(OrderPosition::of(last));
+        newest.push(ids(&orders));
+    }
+    assert_eq!(newest, [vec!["y", "c"], vec!["b", "a"], vec!["z"]]);
+    let mut oldest = Vec::new();
+    let mut after = None;
+    loop {
+        let orders = stores
+            .orders
+            .list(&page(after.clone(), true))
+            .await
+            .expect("list");
+        let Some(last) = orders.last() else { break };
+        after = Some(OrderPosition::of(last));
+        oldest.push(ids(&orders));
+    }
+    assert_eq!(oldest, [vec!["z", "a"], vec!["b", "c"], vec!["y"]]);
+
+    // Page 1 newest first, then "c" (on page 1) and "a" (not yet seen) are updated.
+    let first = stores.orders.list(&page(None, false)).await.expect("list");
+    assert_eq!(ids(&first), ["y", "c"]);
+    let cursor = first.last().map(OrderPosition::of);
+    for id in ["c", "a"] {
+        let mut changed = saved
+            .iter()
+            .find(|o| o.key().order_id.as_str() == id)
+            .expect("saved")
+            .clone();
+        apply(&mut changed, Input::AuthUrlIssued, 3_000);
+        save(&stores, &mut changed).await;
+    }
+    let rest = stores
+        .orders
+        .list(&OrderFilter {
+            limit: 10,
+            ..page(cursor, false)
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(&rest),
+        ["b", "z"],
+        "no repeat of c; a moved to the front, before the cursor"
+    );
+    let filtered = stores
+        .orders
+        .list(&OrderFilter {
+            state: Some(OrderState::Created),
+            limit: 10,
+            ..page(Some(OrderPosition::of(&saved[0])), false)
+        })
+        .await
+        .expect("list");
+    assert_eq!(ids(&filtered), ["z"], "filters and position combine");
 }

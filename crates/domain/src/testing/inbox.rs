@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::lock;
-use crate::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use crate::ports::{
+    EventInbox, InboxItem, InboxStatus, RecordOutcome, RepositoryError, SetAsideEvent,
+};
 use crate::time::Timestamp;
 use crate::weixin::WeixinEvent;
 
@@ -139,5 +141,41 @@ impl EventInbox for InMemoryEventInbox {
         by_id.retain(|_, row| !(row.processed && row.item.received_at < before));
         keys.retain(|_, id| by_id.contains_key(id));
         Ok((before_count - by_id.len()) as u64)
+    }
+
+    async fn set_aside(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SetAsideEvent>, RepositoryError> {
+        let rows = lock(&self.rows);
+        Ok(rows
+            .1
+            .range(after.map_or(i64::MIN, |a| a.saturating_add(1))..)
+            .filter_map(|(_, row)| set_aside(row))
+            .take(limit.clamp(1, 500) as usize)
+            .collect())
+    }
+
+    async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError> {
+        let rows = lock(&self.rows);
+        Ok(rows.1.get(&id).map(|row| {
+            if !row.processed {
+                InboxStatus::Pending
+            } else {
+                set_aside(row).map_or(InboxStatus::Applied, InboxStatus::SetAside)
+            }
+        }))
+    }
+}
+
+/// The row as a set-aside push, when it is one.
+fn set_aside(row: &InboxRow) -> Option<SetAsideEvent> {
+    match (&row.note, row.processed) {
+        (Some(note), true) => Some(SetAsideEvent {
+            item: row.item.clone(),
+            note: note.clone(),
+        }),
+        _ => None,
     }
 }

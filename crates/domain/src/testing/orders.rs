@@ -262,6 +262,17 @@ impl OrderRepository for InMemoryOrderRepository {
         if !filter.oldest_first {
             orders.reverse();
         }
+        if let Some(after) = &filter.after {
+            // Past the position in the listing's direction (keyset paging).
+            orders.retain(|o| {
+                let position = crate::ports::OrderPosition::of(o);
+                if filter.oldest_first {
+                    position > *after
+                } else {
+                    position < *after
+                }
+            });
+        }
         orders.truncate(filter.limit.clamp(1, 500) as usize);
         Ok(orders)
     }

@@ -9,7 +9,9 @@
 
 use async_trait::async_trait;
 use fapiao_domain::Timestamp;
-use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use fapiao_domain::ports::{
+    EventInbox, InboxItem, InboxStatus, RecordOutcome, RepositoryError, SetAsideEvent,
+};
 use fapiao_domain::weixin::WeixinEvent;
 use tokio::sync::{mpsc, oneshot};
 
@@ -141,5 +143,17 @@ impl EventInbox for GroupCommitInbox {
 
     async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
         self.inner.purge_processed(before).await
+    }
+
+    async fn set_aside(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SetAsideEvent>, RepositoryError> {
+        self.inner.set_aside(after, limit).await
+    }
+
+    async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError> {
+        self.inner.status(id).await
     }
 }

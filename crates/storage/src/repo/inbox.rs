@@ -4,10 +4,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use fapiao_domain::Timestamp;
-use fapiao_domain::ports::{EventInbox, InboxItem, RecordOutcome, RepositoryError};
+use fapiao_domain::ports::{
+    EventInbox, InboxItem, InboxStatus, RecordOutcome, RepositoryError, SetAsideEvent,
+};
 use fapiao_domain::weixin::WeixinEvent;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
+};
 
 use crate::db::Database;
 use crate::entity::inbox_event;
@@ -18,6 +23,9 @@ use super::{to_u32, wall_clock_millis};
 /// Rows per `INSERT` of [`SeaOrmEventInbox::record_batch`] (four parameters each, far below
 /// SQLite's and PostgreSQL's limits).
 pub const ROWS_PER_STATEMENT: usize = 256;
+
+/// The most set-aside pushes one `set_aside` call returns.
+pub const MAX_SET_ASIDE_LIMIT: u32 = 500;
 
 /// The event inbox on sea-orm: `INSERT … ON CONFLICT (dedupe_key) DO NOTHING` on both
 /// databases, so concurrent deliveries of one push across instances store it exactly once.
@@ -279,6 +287,52 @@ impl EventInbox for SeaOrmEventInbox {
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected)
+    }
+
+    async fn set_aside(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SetAsideEvent>, RepositoryError> {
+        let mut select = inbox_event::Entity::find()
+            .filter(inbox_event::Column::ProcessedAt.is_not_null())
+            .filter(inbox_event::Column::Note.is_not_null());
+        if let Some(after) = after {
+            select = select.filter(inbox_event::Column::Id.gt(after));
+        }
+        let models = select
+            .order_by_asc(inbox_event::Column::Id)
+            .limit(u64::from(limit.clamp(1, MAX_SET_ASIDE_LIMIT)))
+            .all(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        Ok(models
+            .into_iter()
+            .filter_map(|model| {
+                let note = model.note.clone()?;
+                // An undecodable row is left out of this read, as documented on the port.
+                let item = InboxItem::try_from(model).ok()?;
+                Some(SetAsideEvent { item, note })
+            })
+            .collect())
+    }
+
+    async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError> {
+        let Some(model) = inbox_event::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await
+            .map_err(repository_error)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(match (model.processed_at, model.note.clone()) {
+            (None, _) => InboxStatus::Pending,
+            (Some(_), None) => InboxStatus::Applied,
+            (Some(_), Some(note)) => match InboxItem::try_from(model) {
+                Ok(item) => InboxStatus::SetAside(SetAsideEvent { item, note }),
+                Err(_) => InboxStatus::Undecodable(note),
+            },
+        }))
     }
 
     async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {

@@ -3,14 +3,14 @@
 use async_trait::async_trait;
 use fapiao_domain::order::{Order, OrderState};
 use fapiao_domain::ports::{
-    Job, NewJob, OrderFilter, OrderRepository, RepositoryError, StateCount,
+    Job, NewJob, OrderFilter, OrderPosition, OrderRepository, RepositoryError, StateCount,
 };
 use fapiao_domain::scenario::Scenario;
 use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::db::Database;
@@ -36,6 +36,38 @@ impl SeaOrmOrderRepository {
     pub fn new(db: Database) -> Self {
         Self { db }
     }
+}
+
+/// Rows strictly past `position` in the listing's order, (updated_at, s_pappid, order_id)
+/// ascending or descending: the keyset condition of a page after `position`.
+fn past(position: &OrderPosition, ascending: bool) -> Condition {
+    let at = position.updated_at.millis();
+    let pappid = position.key.s_pappid.as_str();
+    let id = position.key.order_id.as_str();
+    let (updated, pappid_past, id_past) = if ascending {
+        (
+            invoice_order::Column::UpdatedAt.gt(at),
+            invoice_order::Column::SPappid.gt(pappid),
+            invoice_order::Column::OrderId.gt(id),
+        )
+    } else {
+        (
+            invoice_order::Column::UpdatedAt.lt(at),
+            invoice_order::Column::SPappid.lt(pappid),
+            invoice_order::Column::OrderId.lt(id),
+        )
+    };
+    Condition::any().add(updated).add(
+        Condition::all()
+            .add(invoice_order::Column::UpdatedAt.eq(at))
+            .add(
+                Condition::any().add(pappid_past).add(
+                    Condition::all()
+                        .add(invoice_order::Column::SPappid.eq(pappid))
+                        .add(id_past),
+                ),
+            ),
+    )
 }
 
 /// The row that stores `order` at its next version; the aggregate carries that version too, so
@@ -333,6 +365,9 @@ impl OrderRepository for SeaOrmOrderRepository {
         }
         if let Some(after) = filter.updated_after {
             select = select.filter(invoice_order::Column::UpdatedAt.gt(after.millis()));
+        }
+        if let Some(after) = &filter.after {
+            select = select.filter(past(after, filter.oldest_first));
         }
         let order = if filter.oldest_first {
             sea_orm::Order::Asc

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use fapiao_domain::ids::OrderKey;
 use fapiao_domain::order::{Authorization, Input, Order, OrderState};
-use fapiao_domain::ports::{InboxItem, OrderFilter, RecordOutcome};
+use fapiao_domain::ports::{InboxItem, InboxStatus, OrderFilter, RecordOutcome, SetAsideEvent};
 use fapiao_domain::weixin::{AuthOutcome, AuthStatus, WeixinEvent};
 use tracing::{info, warn};
 
@@ -251,6 +251,68 @@ impl InvoiceService {
         Ok(())
     }
 
+    /// The pushes set aside without being applied (no order matched them, or they did not
+    /// apply), by id ascending, past `after`, at most `limit` (1 to 500).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn unmatched_events(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<SetAsideEvent>, AppError> {
+        Ok(self
+            .ports
+            .inbox
+            .set_aside(after, limit.clamp(1, 500))
+            .await?)
+    }
+
+    /// Handles the set-aside push `id` again now (e.g. once its order is registered): applied,
+    /// it is marked processed without a note and leaves the set-aside list; still not
+    /// applicable, it stays set aside under the new note. Replaying again does not apply it
+    /// twice (the order answers a repeated input with no change).
+    ///
+    /// # Errors
+    /// [`AppError::NotFound`] when there is no such push (never received, or purged);
+    /// [`AppError::Conflict`] when it was applied already, is not processed yet, or no longer
+    /// decodes; storage errors (the push then stays as it was).
+    pub async fn replay_event(&self, id: i64) -> Result<EventOutcome, AppError> {
+        let set_aside = match self.ports.inbox.status(id).await? {
+            None => {
+                return Err(AppError::NotFound(format!(
+                    "no push {id} in the inbox (never received, or purged)"
+                )));
+            }
+            Some(InboxStatus::Pending) => {
+                return Err(AppError::Conflict(format!(
+                    "push {id} is not processed yet: the runner handles it"
+                )));
+            }
+            Some(InboxStatus::Applied) => {
+                return Err(AppError::Conflict(format!(
+                    "push {id} matched its order and was applied: nothing to replay"
+                )));
+            }
+            Some(InboxStatus::Undecodable(note)) => {
+                return Err(AppError::Conflict(format!(
+                    "push {id} cannot be replayed: {note}"
+                )));
+            }
+            Some(InboxStatus::SetAside(set_aside)) => set_aside,
+        };
+        let outcome = self.handle_event(&set_aside.item.event).await?;
+        let note = match &outcome {
+            EventOutcome::Applied(_) | EventOutcome::NoChange(_) => None,
+            EventOutcome::Unmatched(note)
+            | EventOutcome::Ignored(note)
+            | EventOutcome::Early(note) => Some(note.clone()),
+        };
+        info!(event = id, outcome = ?outcome, "push replayed");
+        self.ports.inbox.mark_processed(id, note).await?;
+        Ok(outcome)
+    }
+
     /// Polls `getauthdata` for orders that waited longer than the configured time for their
     /// authorization push (pushes can be lost, or come before the order was registered):
     /// orders awaiting authorization and orders created but not yet handed out (post-payment,
@@ -274,6 +336,7 @@ impl InvoiceService {
                 updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
                 updated_after: cursor,
                 oldest_first: true,
+                after: None,
             };
             due.extend(self.ports.orders.list(&filter).await?);
         }

@@ -27,6 +27,15 @@ pub use events::{EventOutcome, PushAccepted};
 pub use pipeline::JobOutcome;
 pub use start::{FrontendAction, StartRequest, Started};
 
+/// Which of an order's invoices a PDF is asked of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PdfKind {
+    /// The (blue) invoice issued for the order.
+    Blue,
+    /// The red invoice of its reversal.
+    Red,
+}
+
 /// Invoicing use cases.
 #[derive(Debug, Clone)]
 pub struct InvoiceService {
@@ -220,16 +229,25 @@ impl InvoiceService {
         Ok(self.ports.orders.count_by_state().await?)
     }
 
-    /// The invoice PDF of an issued order (the red invoice's after a reversal is not served here).
+    /// The PDF of an order's blue invoice or, after a reversal, of its red invoice.
     ///
     /// # Errors
-    /// [`AppError::NotFound`] when the order has no invoice yet.
-    pub async fn pdf(&self, order_id: &OrderId) -> Result<PdfDocument, AppError> {
+    /// [`AppError::NotFound`] when the order has no such invoice (yet).
+    pub async fn pdf(&self, order_id: &OrderId, kind: PdfKind) -> Result<PdfDocument, AppError> {
         let order = self.order(order_id).await?;
-        match (order.invoice(), order.issue_key()) {
-            (Some(invoice), Some(key)) => Ok(self.ports.issuer.fetch_pdf(key, invoice).await?),
-            _ => Err(AppError::NotFound(format!(
+        let issued = match kind {
+            PdfKind::Blue => order.issue_key().zip(order.invoice()),
+            PdfKind::Red => order
+                .reversal()
+                .and_then(|r| r.red_invoice.as_ref().map(|red| (&r.key, red))),
+        };
+        match (issued, kind) {
+            (Some((key, invoice)), _) => Ok(self.ports.issuer.fetch_pdf(key, invoice).await?),
+            (None, PdfKind::Blue) => Err(AppError::NotFound(format!(
                 "order {order_id} has no issued invoice yet"
+            ))),
+            (None, PdfKind::Red) => Err(AppError::NotFound(format!(
+                "order {order_id} has no red invoice (it is not reversed, or its red invoice is not issued yet)"
             ))),
         }
     }

@@ -291,6 +291,7 @@ impl InvoiceService {
                 updated_before: None,
                 updated_after: cursor,
                 oldest_first: true,
+                after: None,
             };
             let page = self.ports.orders.list(&filter).await?;
             let full = page.len() >= PAGE as usize;

@@ -103,3 +103,99 @@ pub async fn the_inbox_refuses_to_release_a_processed_event(stores: Stores) {
         "{unknown:?}"
     );
 }
+
+/// Pushes processed with a note are listed as set aside, by id, past a cursor; each push
+/// reports where it stands; a set-aside push processed again without a note is applied.
+pub async fn the_inbox_lists_set_aside_pushes_and_reports_status(stores: Stores) {
+    let inbox = &stores.inbox;
+    let mut ids = Vec::new();
+    for from in ["a", "b", "c", "d"] {
+        let RecordOutcome::Recorded(id) =
+            inbox.record(&push(from), at(1_000)).await.expect("record")
+        else {
+            panic!("a new push is recorded");
+        };
+        ids.push(id);
+    }
+    let [applied, unmatched, pending, later] = ids[..] else {
+        panic!("four ids");
+    };
+    let claimed = inbox
+        .claim("w1", 10, at(1_000), at(31_000))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 4);
+    inbox
+        .mark_processed(applied, None)
+        .await
+        .expect("processed");
+    inbox
+        .mark_processed(unmatched, Some("no order".to_owned()))
+        .await
+        .expect("processed");
+    inbox
+        .release(pending, at(50_000), "storage busy")
+        .await
+        .expect("release");
+    inbox
+        .mark_processed(later, Some("not yet registered".to_owned()))
+        .await
+        .expect("processed");
+
+    assert_eq!(
+        inbox.status(applied).await.expect("status"),
+        Some(InboxStatus::Applied)
+    );
+    assert_eq!(
+        inbox.status(pending).await.expect("status"),
+        Some(InboxStatus::Pending)
+    );
+    assert_eq!(inbox.status(later + 1_000).await.expect("status"), None);
+    match inbox.status(unmatched).await.expect("status") {
+        Some(InboxStatus::SetAside(set_aside)) => {
+            assert_eq!(
+                (
+                    set_aside.item.id,
+                    &set_aside.item.event,
+                    set_aside.note.as_str()
+                ),
+                (unmatched, &push("b"), "no order")
+            );
+            assert_eq!(set_aside.item.received_at, at(1_000));
+        }
+        other => panic!("set aside, not {other:?}"),
+    }
+
+    let listed = |events: Vec<SetAsideEvent>| -> Vec<(i64, String)> {
+        events.into_iter().map(|e| (e.item.id, e.note)).collect()
+    };
+    assert_eq!(
+        listed(inbox.set_aside(None, 10).await.expect("list")),
+        [
+            (unmatched, "no order".to_owned()),
+            (later, "not yet registered".to_owned())
+        ]
+    );
+    assert_eq!(
+        listed(inbox.set_aside(None, 0).await.expect("list")),
+        [(unmatched, "no order".to_owned())],
+        "a limit of 0 means 1"
+    );
+    assert_eq!(
+        listed(inbox.set_aside(Some(unmatched), 10).await.expect("list")),
+        [(later, "not yet registered".to_owned())]
+    );
+    // Replayed and applied: no longer set aside.
+    inbox
+        .mark_processed(unmatched, None)
+        .await
+        .expect("processed");
+    assert_eq!(
+        inbox.status(unmatched).await.expect("status"),
+        Some(InboxStatus::Applied)
+    );
+    assert_eq!(
+        listed(inbox.set_aside(None, 10).await.expect("list")),
+        [(later, "not yet registered".to_owned())]
+    );
+}
