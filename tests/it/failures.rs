@@ -529,3 +529,44 @@ crate::on_both_databases!(
     a_rejected_reversal_waits_for_the_operator_then_reverses_once,
     super::rejected_reversal
 );
+
+/// A lost authorization push: Weixin never reaches the callback (the account's callback URL is
+/// gone), so only reconciliation can learn that the buyer authorized. The runner asks
+/// `getauthdata` for orders waiting longer than `reconcile_after_seconds` every
+/// `reconcile_interval_seconds`, and the order is delivered once, with no push received.
+pub async fn lost_push_reconciled(db: Db) {
+    let app = spawn_app_with(
+        db,
+        "reconcile",
+        // (`config` opens with `[runner]`.)
+        "reconcile_interval_seconds = 1\n[invoicing]\nreconcile_after_seconds = 0\n",
+    )
+    .await;
+    app.control(
+        "/sandbox/control/accounts/wxsandboxofficial01",
+        json!({ "callback_url": "" }),
+    )
+    .await;
+    start_and_authorize(&app, "RECONCILE-1").await;
+    let order = app.wait_for("RECONCILE-1", "delivered").await;
+    check_one_invoice_one_card(&app, &order).await;
+    // The witness that no push did it: Weixin skipped the push (no callback URL).
+    let pushes = app.sandbox_get("/sandbox/control/pushes").await;
+    let push_states: Vec<&str> = pushes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["event"] == "user_authorize_invoice")
+        .map(|p| p["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(push_states, ["skipped"], "{pushes:#}");
+    assert_eq!(
+        states(&order)[..3],
+        ["created", "awaiting_authorization", "authorized"]
+    );
+}
+
+crate::on_both_databases!(
+    a_lost_authorization_push_is_found_by_reconciliation,
+    super::lost_push_reconciled
+);

@@ -267,6 +267,9 @@ pub struct RunnerConfig {
     pub lease_seconds: u64,
     /// Processed pushes are purged from the inbox after this many hours (0 keeps them).
     pub inbox_retention_hours: u64,
+    /// How often orders waiting for their authorization push are reconciled with
+    /// `getauthdata` (those waiting longer than `invoicing.reconcile_after_seconds`).
+    pub reconcile_interval_seconds: u64,
 }
 
 /// The whole configuration.

@@ -572,6 +572,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             inbox_retention: (config.runner.inbox_retention_hours > 0).then(|| {
                 Duration::from_secs(config.runner.inbox_retention_hours.saturating_mul(3600))
             }),
+            reconcile_every: Duration::from_secs(config.runner.reconcile_interval_seconds.max(1)),
             ..RunnerSettings::default()
         };
         let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
