@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
-
-/// The pushes and steps a runner has started and not reaped yet.
-type Tasks = JoinSet<Result<JobOutcome, crate::AppError>>;
 use tracing::{error, info, warn};
 
 use crate::service::{InvoiceService, JobOutcome};
+
+/// The pushes and steps a runner has started and not reaped yet.
+type Tasks = JoinSet<Result<JobOutcome, crate::AppError>>;
 
 /// Runner settings.
 #[derive(Debug, Clone)]

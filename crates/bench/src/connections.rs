@@ -21,29 +21,6 @@ use crate::support::{fresh_database, percentiles};
 const IDLE_TIMEOUT_MS: u64 = 10_000;
 const HEADER_TIMEOUT_MS: u64 = 10_000;
 
-/// Raises this process's open-file limit so it can hold `needed` sockets (the soft limit up to
-/// the hard one, and the hard one too when allowed).
-fn raise_nofile(needed: u64) -> anyhow::Result<u64> {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let hard = limit.maximum.unwrap_or(u64::MAX);
-    let wanted = needed.max(limit.current.unwrap_or(0));
-    let raised = Rlimit {
-        current: Some(wanted),
-        maximum: Some(hard.max(wanted)),
-    };
-    if setrlimit(Resource::Nofile, raised).is_err() {
-        setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: Some(hard),
-                maximum: Some(hard),
-            },
-        )?;
-    }
-    Ok(getrlimit(Resource::Nofile).current.unwrap_or(0))
-}
-
 fn micros(took: Duration) -> u32 {
     u32::try_from(took.as_micros()).unwrap_or(u32::MAX)
 }
@@ -111,7 +88,8 @@ pub(crate) async fn connections(idle: usize, slow: usize) -> anyhow::Result<()> 
         "{} is missing: build it with `cargo build --release -p fapiao -p fapiao-bench`",
         binary.display()
     );
-    let limit = raise_nofile((idle + slow + 4096) as u64)?;
+    // The service's own way of raising the soft limit to the hard one.
+    let limit = fapiao::server::raise_descriptor_limit().unwrap_or(0);
     ensure!(
         limit as usize >= idle + slow + 256,
         "this process may open only {limit} files; {} are needed",

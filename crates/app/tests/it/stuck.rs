@@ -41,6 +41,26 @@ fn status_push(code: &str, status: ReimburseStatus, at: i64) -> WeixinEvent {
     })
 }
 
+/// The card `code` of the template is cancelled once.
+fn expect_cancel_of(platform: &mut MockWeixinPlatformApi, code: &'static str) {
+    platform
+        .expect_update_card_status()
+        .withf(move |card, got, status| {
+            *card == card_id() && got.as_str() == code && *status == ReimburseStatus::Cancel
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+}
+
+/// The buyer's card list of the template is asked for once and names `codes`.
+fn expect_card_list(platform: &mut MockWeixinPlatformApi, codes: &'static [&'static str]) {
+    platform
+        .expect_user_card_codes()
+        .withf(|openid, card| openid.as_str() == "oBuyer0001" && *card == card_id())
+        .times(1)
+        .returning(move |_, _| Ok(codes.iter().map(|c| CardCode::parse(c).unwrap()).collect()));
+}
+
 /// A platform whose insert was applied but whose answer was lost: the repeat says 72056.
 fn platform_losing_the_insert_answer() -> MockWeixinPlatformApi {
     let mut platform = MockWeixinPlatformApi::new();
@@ -59,27 +79,10 @@ fn platform_losing_the_insert_answer() -> MockWeixinPlatformApi {
             }
         })
     });
-    platform
-        .expect_update_card_status()
-        .withf(|card, code, status| {
-            *card == card_id()
-                && code.as_str() == "682000000077"
-                && *status == ReimburseStatus::Cancel
-        })
-        .times(1)
-        .returning(|_, _, _| Ok(()));
+    expect_cancel_of(&mut platform, "682000000077");
     // The buyer holds two cards of the template that no order accounts for: which one is this
     // order's cannot be told, so the code stays unknown.
-    platform
-        .expect_user_card_codes()
-        .withf(|openid, card| openid.as_str() == "oBuyer0001" && *card == card_id())
-        .times(1)
-        .returning(|_, _| {
-            Ok(vec![
-                CardCode::parse("682000000077").unwrap(),
-                CardCode::parse("682000000078").unwrap(),
-            ])
-        });
+    expect_card_list(&mut platform, &["682000000077", "682000000078"]);
     platform
 }
 
@@ -108,26 +111,9 @@ async fn a_lost_insert_answer_takes_the_one_unaccounted_code_of_the_buyers_card_
         }
     });
     // The buyer holds K0's card and K1's: only K1's is unaccounted for.
-    platform
-        .expect_user_card_codes()
-        .withf(|openid, card| openid.as_str() == "oBuyer0001" && *card == card_id())
-        .times(1)
-        .returning(|_, _| {
-            Ok(vec![
-                CardCode::parse("682000000076").unwrap(),
-                CardCode::parse("682000000077").unwrap(),
-            ])
-        });
+    expect_card_list(&mut platform, &["682000000076", "682000000077"]);
     // So a reversal of K1 cancels its card at once, by that code.
-    platform
-        .expect_update_card_status()
-        .withf(|card, code, status| {
-            *card == card_id()
-                && code.as_str() == "682000000077"
-                && *status == ReimburseStatus::Cancel
-        })
-        .times(1)
-        .returning(|_, _, _| Ok(()));
+    expect_cancel_of(&mut platform, "682000000077");
     let h = harness(
         merchant(2, appid("oa"), false),
         platform,

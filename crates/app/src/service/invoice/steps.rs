@@ -6,7 +6,9 @@ use fapiao_domain::invoice::RedReason;
 use fapiao_domain::order::{
     AttentionReason, Command, Input, IssueResult, Order, OrderState, Step, UploadedPdf,
 };
-use fapiao_domain::ports::{IssueOutcome, IssueRequest, ReverseOutcome, ReverseRequest};
+use fapiao_domain::ports::{
+    IssueOutcome, IssueRequest, RepositoryError, ReverseOutcome, ReverseRequest,
+};
 use fapiao_domain::weixin::{
     AuthStatus, CardInsertion, ReimburseStatus, RejectRequest, WeixinError,
 };
@@ -203,43 +205,59 @@ impl InvoiceService {
             Err(WeixinError::Api {
                 errcode: 72056 | 72018,
                 ..
-            }) => {
-                let code = self.lost_card_code(order, &card_id).await;
-                StepResult::Apply(Input::CardAlreadyInserted { card_id, code })
-            }
+            }) => match self.lost_card_code(order, &card_id).await {
+                Ok(code) => StepResult::Apply(Input::CardAlreadyInserted { card_id, code }),
+                // The store could not say which codes other orders hold: ask again later
+                // (the repeat answers 72056 again) rather than give the code up.
+                Err(e) => StepResult::Retry(e.to_string()),
+            },
             Err(e) => Self::weixin_failure(Step::InsertCard, e),
         }
     }
 
     /// The code of this order's card whose `insert` answer was lost: of the codes the buyer
     /// holds of the template (`card/user/getcardlist`), the one no other order holds, if there
-    /// is exactly one. Anything else (the lookup off or failing, none, several) leaves it
-    /// unknown: the order is delivered all the same and a status push names the code later.
-    async fn lost_card_code(&self, order: &Order, card_id: &CardId) -> Option<CardCode> {
+    /// is exactly one. Anything else (the lookup off or failing at Weixin, none, several)
+    /// leaves it unknown: the order is delivered all the same and a status push names the
+    /// code later.
+    ///
+    /// # Errors
+    /// Storage errors reading which order holds a code.
+    async fn lost_card_code(
+        &self,
+        order: &Order,
+        card_id: &CardId,
+    ) -> Result<Option<CardCode>, RepositoryError> {
         if !self.settings.lookup_lost_card_codes {
-            return None;
+            return Ok(None);
         }
-        let openid = order.authorization()?.openid.clone()?;
+        let Some(openid) = order.authorization().and_then(|a| a.openid.clone()) else {
+            return Ok(None);
+        };
         let codes = match self.ports.platform.user_card_codes(&openid, card_id).await {
             Ok(codes) => codes,
             Err(e) => {
                 tracing::info!(error = %e, order_id = %order.key().order_id, "card list lookup failed; the card code stays unknown");
-                return None;
+                return Ok(None);
             }
         };
         let mut unaccounted = Vec::new();
         for code in codes {
-            match self.ports.orders.find_by_card(card_id, &code).await {
-                Ok(None) => unaccounted.push(code),
-                Ok(Some(_)) => {}
-                Err(_) => return None,
+            if self
+                .ports
+                .orders
+                .find_by_card(card_id, &code)
+                .await?
+                .is_none()
+            {
+                unaccounted.push(code);
             }
         }
-        if unaccounted.len() == 1 {
+        Ok(if unaccounted.len() == 1 {
             unaccounted.pop()
         } else {
             None
-        }
+        })
     }
 
     /// Tells the buyer the merchant refused (`rejectinsert`).
