@@ -577,6 +577,51 @@ async fn reconciliation_goes_round_the_oldest_first_and_past_errors() {
 }
 
 #[tokio::test]
+async fn reconciliation_pages_orders_updated_at_the_same_instant_without_skipping_any() {
+    let mut merchant = fapiao_domain::ports::MockWeixinMerchantApi::new();
+    merchant
+        .expect_wx_card_ticket()
+        .returning(|_| Ok(fapiao_domain::Secret::new("ticket-1")));
+    merchant.expect_auth_url().returning(|_, request| {
+        Ok(fapiao_domain::weixin::AuthUrl {
+            url: format!("https://sandbox.invalid/auth?order_id={}", request.order_id),
+            appid: None,
+        })
+    });
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    merchant.expect_auth_data().returning(move |_, order_id| {
+        log.lock().unwrap().push(order_id.to_string());
+        Ok(fapiao_domain::weixin::AuthData {
+            status: fapiao_domain::weixin::AuthStatus::NeverAuth,
+            ..company_auth_data()
+        })
+    });
+    let h = harness(
+        merchant,
+        MockWeixinPlatformApi::new(),
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    // Three orders saved in the same millisecond (a burst), asked about two a round.
+    for id in ["T1", "T2", "T3"] {
+        h.service
+            .start(start_request(Scenario::OfficialAccount, id))
+            .await
+            .unwrap();
+    }
+    h.clock
+        .advance_millis(h.service.settings().reconcile_after_millis + 1);
+    h.service.reconcile_awaiting(2).await.unwrap();
+    h.service.reconcile_awaiting(2).await.unwrap();
+    assert_eq!(
+        *asked.lock().unwrap(),
+        ["T1", "T2", "T3"],
+        "the page boundary falls between orders of one instant: the third is asked next"
+    );
+}
+
+#[tokio::test]
 async fn an_authorization_set_aside_after_its_retries_is_replayed_once_the_order_exists() {
     let h = harness(
         merchant(0, appid("oa"), false),

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use fapiao_domain::ids::OrderKey;
 use fapiao_domain::order::{Authorization, Input, Order, OrderState};
-use fapiao_domain::ports::{InboxItem, InboxStatus, OrderFilter, RecordOutcome, SetAsideEvent};
+use fapiao_domain::ports::{
+    InboxItem, InboxStatus, OrderFilter, OrderPosition, RecordOutcome, SetAsideEvent,
+};
 use fapiao_domain::weixin::{AuthOutcome, AuthStatus, WeixinEvent};
 use tracing::{info, warn};
 
@@ -326,7 +328,11 @@ impl InvoiceService {
         let now = self.ports.clock.now();
         // Rounds go through the waiting orders from the oldest on and start over at the end,
         // so orders that wait for days (an unscanned QR code) never starve the others.
-        let cursor = self.reconcile_cursor.lock().map(|c| *c).unwrap_or_default();
+        let cursor = self
+            .reconcile_cursor
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
         let mut due = Vec::new();
         for state in [OrderState::AwaitingAuthorization, OrderState::Created] {
             let filter = OrderFilter {
@@ -334,17 +340,19 @@ impl InvoiceService {
                 scenario: None,
                 limit,
                 updated_before: Some(now.plus_millis(-self.settings.reconcile_after_millis)),
-                updated_after: cursor,
+                updated_after: None,
                 oldest_first: true,
-                after: None,
+                after: cursor.clone(),
             };
             due.extend(self.ports.orders.list(&filter).await?);
         }
-        due.sort_by_key(Order::updated_at);
+        // The listing's own order (update time, then key), so the cursor is exact: orders
+        // updated at the same instant are neither skipped nor asked about twice.
+        due.sort_by_cached_key(OrderPosition::of);
         let full = due.len() >= limit as usize;
         due.truncate(limit as usize);
         let next = if full {
-            due.last().map(Order::updated_at)
+            due.last().map(OrderPosition::of)
         } else {
             None
         };

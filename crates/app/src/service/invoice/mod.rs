@@ -15,7 +15,8 @@ use fapiao_domain::ids::{OrderId, OrderKey, SPappId};
 use fapiao_domain::invoice::{Direction, InvoiceLines, LineInput, RedReason};
 use fapiao_domain::order::{AttentionReason, Command, Input, Order};
 use fapiao_domain::ports::{
-    Job, NewJob, OrderFilter, PdfDocument, PendingJob, RepositoryError, SetupState, StateCount,
+    Job, NewJob, OrderFilter, OrderPosition, PdfDocument, PendingJob, RepositoryError, SetupState,
+    StateCount,
 };
 use tracing::info;
 
@@ -42,7 +43,7 @@ pub struct InvoiceService {
     ports: Ports,
     settings: Arc<Settings>,
     /// Where the next reconciliation round starts (the last round's newest order).
-    reconcile_cursor: Arc<std::sync::Mutex<Option<Timestamp>>>,
+    reconcile_cursor: Arc<std::sync::Mutex<Option<OrderPosition>>>,
 }
 
 /// One change to an order: an input and what the save rides on.

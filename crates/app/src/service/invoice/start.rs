@@ -6,7 +6,7 @@ use fapiao_domain::ids::{AppId, OrderKey, QrToken, SellerId};
 use fapiao_domain::invoice::{Direction, InvoiceDraft, InvoiceLines, LineInput, normalize_remark};
 use fapiao_domain::order::{Input, NewOrder, Order, OrderState};
 use fapiao_domain::party::Buyer;
-use fapiao_domain::ports::{OrderFilter, RepositoryError};
+use fapiao_domain::ports::{OrderFilter, OrderPosition, RepositoryError};
 use fapiao_domain::scenario::{PageStyle, Scenario};
 use fapiao_domain::weixin::{AuthUrl, AuthUrlRequest};
 use tracing::info;
@@ -289,13 +289,13 @@ impl InvoiceService {
                 scenario: None,
                 limit: PAGE,
                 updated_before: None,
-                updated_after: cursor,
+                updated_after: None,
                 oldest_first: true,
-                after: None,
+                after: cursor,
             };
             let page = self.ports.orders.list(&filter).await?;
             let full = page.len() >= PAGE as usize;
-            cursor = page.last().map(Order::updated_at);
+            cursor = page.last().map(OrderPosition::of);
             for mut order in page {
                 if order.scenario().auth_source().is_none() {
                     continue;
