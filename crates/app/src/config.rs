@@ -29,7 +29,10 @@ mod nuonuo;
 pub use nuonuo::{NuonuoAppType, NuonuoEnvironment, NuonuoIssuerConfig};
 
 mod tax_categories;
+mod webhooks;
+
 pub use tax_categories::{TableMode, TaxCategoriesConfig};
+pub use webhooks::{WebhookConfig, WebhookDeliveryConfig};
 
 /// The built-in defaults (the sandbox profile).
 pub const DEFAULTS: &str = include_str!("defaults.toml");
@@ -295,6 +298,11 @@ pub struct Config {
     pub tax_categories: TaxCategoriesConfig,
     /// Logs.
     pub log: LogConfig,
+    /// The merchant's webhook endpoints (`[[webhooks]]`).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+    /// How webhook events are delivered.
+    pub webhook_delivery: WebhookDeliveryConfig,
 }
 
 impl Config {
@@ -375,6 +383,7 @@ impl Config {
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         self.check_live()?;
         self.check_server()?;
+        self.webhook_settings("")?;
         if self.weixin.callback.mode != CallbackMode::Plain
             && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {

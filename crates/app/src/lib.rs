@@ -20,6 +20,7 @@ pub use http::{AppState, HttpSettings, router};
 pub use runner::{Runner, RunnerSettings};
 pub use service::{
     DoctorCheck, DoctorReport, EventOutcome, FrontendAction, InvoiceService, JobOutcome, Ports,
-    PushAccepted, SetupReport, SetupService, SetupStep, StartRequest, Started,
+    PushAccepted, SetupReport, SetupService, SetupStep, StartRequest, Started, WebhookEndpoint,
+    WebhookService, WebhookSettings,
 };
 pub use settings::{Accounts, RetryPolicy, SellerSettings, Settings};

@@ -22,6 +22,7 @@ pub mod tax_category;
 pub mod testing;
 mod text;
 pub mod time;
+pub mod webhook;
 pub mod weixin;
 
 pub use capital::{CapitalError, amount_in_words, parse_amount_in_words};

@@ -10,6 +10,7 @@ pub mod logging;
 pub mod nuonuo;
 pub mod server;
 pub mod system;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -19,7 +20,7 @@ use anyhow::Context;
 use fapiao_app::config::{AccountConfig, CallbackMode, IssuerKind, SqliteSynchronous, WeixinMode};
 use fapiao_app::{
     Accounts, AppState, Config, HttpSettings, InvoiceService, Ports, Runner, RunnerSettings,
-    Settings, SetupService,
+    Settings, SetupService, WebhookService,
 };
 use fapiao_domain::ids::AppId;
 use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupStore};
@@ -27,7 +28,8 @@ use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, ModeMi
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
     Database, DatabaseOptions, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
-    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache, SqliteSync,
+    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache, SeaOrmWebhookOutbox,
+    SqliteSync,
 };
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::{
@@ -312,6 +314,9 @@ pub struct Wiring {
     pub ports: Ports,
     /// The sandbox issuer when `issuer.kind = "sandbox"` (the witness of what was issued).
     pub sandbox_issuer: Option<Arc<SandboxIssuer>>,
+    /// Webhook delivery when `[[webhooks]]` lists endpoints (run it with
+    /// [`WebhookService::run`]).
+    pub webhooks: Option<WebhookService>,
 }
 
 /// Builds the ports of `config` on `db`, calling Weixin at `weixin_base_url`: the Weixin
@@ -322,6 +327,7 @@ pub struct Wiring {
 /// Configuration or wiring failures, naming the key.
 pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Result<Wiring> {
     let settings = config.settings()?;
+    let webhook_settings = config.webhook_settings(&worker_id(config))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
     let weixin = Arc::new(weixin_client(
@@ -364,7 +370,10 @@ pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Re
         platform: weixin,
         decoder,
         issuer,
-        orders: Arc::new(SeaOrmOrderRepository::new(db.clone())),
+        // With endpoints configured, every saved change writes its event in its transaction.
+        orders: Arc::new(
+            SeaOrmOrderRepository::new(db.clone()).with_webhook_outbox(webhook_settings.is_some()),
+        ),
         jobs: Arc::new(SeaOrmJobQueue::new(db.clone())),
         // Pushes arriving together are stored in one transaction each batch.
         inbox: Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(db.clone()))),
@@ -372,10 +381,22 @@ pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Re
         clock,
         ids,
     };
+    let webhooks = match webhook_settings {
+        Some(hooks) => Some(WebhookService::new(
+            Arc::new(SeaOrmWebhookOutbox::new(db.clone())),
+            Arc::new(webhook::ReqwestWebhookTransport::new(Duration::from_secs(
+                config.webhook_delivery.timeout_seconds,
+            ))?),
+            ports.clock.clone(),
+            hooks,
+        )),
+        None => None,
+    };
     Ok(Wiring {
         settings,
         ports,
         sandbox_issuer,
+        webhooks,
     })
 }
 
@@ -518,6 +539,7 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
         settings,
         ports,
         sandbox_issuer,
+        webhooks,
     } = wire(&config, &db, &base_url)?;
     let work = Arc::new(Notify::new());
     let metrics = metrics_handle().map(|handle| {
@@ -534,7 +556,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     };
     let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone())
         .with_metrics_access(config.metrics_access())
-        .with_http_links(config.is_sandbox());
+        .with_http_links(config.is_sandbox())
+        .with_webhooks(webhooks.clone());
     tasks.push(spawn_server(
         listener,
         fapiao_app::router(state.clone()),
@@ -576,6 +599,9 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
             ..RunnerSettings::default()
         };
         let runner = Runner::new(InvoiceService::new(ports, settings), runner_settings, work);
+        if let Some(webhooks) = webhooks {
+            tasks.push(tokio::spawn(webhooks.run(shutdown_rx.clone())));
+        }
         tasks.push(tokio::spawn(runner.run(shutdown_rx)));
     }
 

@@ -9,7 +9,12 @@ use config::{Value, ValueKind};
 use super::{ConfigError, DEFAULTS, err};
 
 /// Keys that have no built-in value.
-const OPTIONAL: &[&str] = &["weixin.callback.previous_encoding_aes_key", "issuer.kind"];
+const OPTIONAL: &[&str] = &[
+    "weixin.callback.previous_encoding_aes_key",
+    "issuer.kind",
+    // `[[webhooks]]` entries: their fields are checked when they are read (unknown ones refused).
+    "webhooks",
+];
 
 /// The environment's `FAPIAO__…` variables.
 pub(super) fn environment() -> HashMap<String, String> {

@@ -11,6 +11,7 @@ pub mod limits;
 mod nuonuo;
 mod pages;
 mod tax_categories;
+mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -35,7 +36,7 @@ pub use error::Error;
 use extract::{ApiPath, ApiQuery};
 
 use crate::error::AppError;
-use crate::service::{InvoiceService, PdfKind, Ports, PushAccepted, SetupService};
+use crate::service::{InvoiceService, PdfKind, Ports, PushAccepted, SetupService, WebhookService};
 use crate::settings::Settings;
 
 /// Largest push body accepted (Weixin pushes are a few KB).
@@ -72,6 +73,8 @@ pub struct AppState(Arc<Inner>, Access);
 #[derive(Debug, Clone)]
 struct Access {
     metrics: MetricsAccess,
+    /// Webhook delivery, when endpoints are configured.
+    webhooks: Option<WebhookService>,
     /// Whether links the merchant hands the buyer may be plain `http://` (the sandbox profile).
     http_links: bool,
 }
@@ -103,6 +106,7 @@ impl AppState {
             }),
             Access {
                 metrics: MetricsAccess::Open,
+                webhooks: None,
                 http_links: false,
             },
         )
@@ -121,6 +125,18 @@ impl AppState {
     pub fn with_http_links(mut self, allowed: bool) -> Self {
         self.1.http_links = allowed;
         self
+    }
+
+    /// Webhook delivery (its log and redelivery), when endpoints are configured.
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Option<WebhookService>) -> Self {
+        self.1.webhooks = webhooks;
+        self
+    }
+
+    /// Webhook delivery, when endpoints are configured.
+    pub fn webhooks(&self) -> Option<&WebhookService> {
+        self.1.webhooks.as_ref()
     }
 
     /// The invoicing service.
@@ -147,6 +163,11 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_id}/qr.svg", get(order_qr_svg))
         .route("/events/unmatched", get(events::unmatched))
         .route("/events/{event_id}/replay", post(events::replay))
+        .route("/webhooks/deliveries", get(webhooks::deliveries))
+        .route(
+            "/webhooks/deliveries/{delivery_id}/redeliver",
+            post(webhooks::redeliver),
+        )
         .route("/invoices/preview", post(preview))
         .route("/tax-categories", get(tax_categories::search))
         .route("/tax-categories/{code}", get(tax_categories::lookup))

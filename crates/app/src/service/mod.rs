@@ -2,6 +2,7 @@
 
 mod invoice;
 mod setup;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -15,6 +16,10 @@ pub use invoice::{
     Started,
 };
 pub use setup::{DoctorCheck, DoctorReport, SetupReport, SetupService, SetupStep};
+pub use webhooks::{
+    EVENT_ID_HEADER, EVENT_TYPE_HEADER, RoundReport, SIGNATURE_HEADER, WebhookEndpoint,
+    WebhookService, WebhookSettings, envelope, event_id, signature,
+};
 
 /// The ports the services run on. Cheap to clone.
 #[derive(Clone)]

@@ -414,7 +414,7 @@ impl Order {
                 self.record(
                     Some(S::Reversed),
                     S::Reversed,
-                    "card set to INVOICE_REIMBURSE_CANCEL".into(),
+                    crate::webhook::CARD_CANCELLED_CAUSE.into(),
                     at,
                 );
                 Ok(vec![])
@@ -451,7 +451,12 @@ impl Order {
                         ),
                     });
                 }
-                let cause = format!("reimbursement {} -> {}", card.reimbursement, status);
+                let cause = format!(
+                    "{}{} -> {}",
+                    crate::webhook::REIMBURSEMENT_CAUSE,
+                    card.reimbursement,
+                    status
+                );
                 card.reimbursement = status;
                 card.reimbursement_at = Some(changed_at);
                 let state = self.state;

@@ -970,3 +970,101 @@ fn each_state_accepts_only_its_own_commands_with_the_recorded_key() {
         assert_eq!(accepted(order), expected, "{name} ({})", order.state());
     }
 }
+
+/// Every history entry becomes one webhook event, typed by what it means, contiguous from 1.
+#[test]
+fn webhook_events_follow_the_history_one_per_entry() {
+    use crate::webhook::{EventSelection, EventType, events_since};
+    let mut order = check(Scenario::OfficialAccount, &happy_path());
+    order = then(
+        order,
+        Input::ReimbursementChanged {
+            status: ReimburseStatus::Lock,
+            at: at(60),
+        },
+        60,
+    );
+    order = then(
+        order,
+        Input::ReverseRequested {
+            reason: RedReason::SalesReturn,
+            key: key("R1"),
+        },
+        62,
+    );
+    let mut red = invoice(&order, "26009000000000000002");
+    red.totals = order.lines().full_reversal().totals();
+    order = then(order, Input::RedIssued(red), 63);
+    order = then(order, Input::CardStatusUpdated(ReimburseStatus::Cancel), 64);
+
+    let events = events_since(&order, 0);
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.code()).collect();
+    assert_eq!(
+        types,
+        [
+            "order.created",
+            "order.state_changed",
+            "order.state_changed",
+            "order.state_changed",
+            "invoice.issued",
+            "order.state_changed",
+            "card.delivered",
+            "card.reimbursement_changed",
+            "order.state_changed",
+            "invoice.reversed",
+            "card.reimbursement_changed",
+        ]
+    );
+    let sequences: Vec<u32> = events.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences, (1..=11).collect::<Vec<u32>>());
+    let last = events.last().unwrap();
+    assert_eq!(last.data.from_state, Some("reversed"));
+    assert_eq!(last.data.state, "reversed");
+    assert_eq!(
+        last.data.card.as_ref().map(|c| c.reimbursement),
+        Some("INVOICE_REIMBURSE_CANCEL")
+    );
+    let reversal = last.data.reversal.as_ref().unwrap();
+    assert_eq!(
+        reversal.red_invoice.as_ref().map(|i| i.number.as_str()),
+        Some("26009000000000000002")
+    );
+    assert_eq!(
+        last.data.invoice.as_ref().map(|i| i.number.as_str()),
+        Some("26009000000000000001")
+    );
+    // Only the entries after a sequence.
+    assert_eq!(events_since(&order, 9).len(), 2);
+    assert!(events_since(&order, 11).is_empty());
+
+    // Needs attention is its own type and carries the reason.
+    let mut stuck = new_order(Scenario::OfficialAccount);
+    stuck = then(stuck, Input::AuthUrlIssued, 1);
+    stuck = then(stuck, authorized(), 2);
+    stuck = then(
+        stuck,
+        Input::AuthDataFetched {
+            buyer: None,
+            note: None,
+            issue_key: key("K1"),
+        },
+        3,
+    );
+    let events = events_since(&stuck, 0);
+    let last = events.last().unwrap();
+    assert_eq!(stuck.state(), OrderState::NeedsAttention);
+    assert_eq!(last.event_type, EventType::NeedsAttention);
+    assert!(last.data.attention.is_some());
+
+    // Selections: "*" takes every type; names are checked.
+    assert_eq!(EventSelection::parse(&["*"]), Ok(EventSelection::All));
+    let only = EventSelection::parse(&["invoice.issued", "card.delivered"]).unwrap();
+    assert!(only.includes(EventType::InvoiceIssued));
+    assert!(!only.includes(EventType::OrderCreated));
+    let err = EventSelection::parse(&["invoice.isued"]).unwrap_err();
+    assert!(err.contains("invoice.isued"), "{err}");
+    assert!(EventSelection::parse::<&str>(&[]).is_err());
+    for t in EventType::ALL {
+        assert_eq!(EventType::parse(t.code()), Some(t));
+    }
+}

@@ -10,9 +10,11 @@
 mod issuer;
 mod persistence;
 mod system;
+mod webhook;
 mod weixin;
 
 pub use issuer::*;
 pub use persistence::*;
 pub use system::*;
+pub use webhook::*;
 pub use weixin::*;

@@ -14,3 +14,5 @@ pub(crate) mod order_history;
 pub(crate) mod sandbox_ledger;
 pub(crate) mod setup_state;
 pub(crate) mod token_cache;
+pub(crate) mod webhook_delivery;
+pub(crate) mod webhook_event;

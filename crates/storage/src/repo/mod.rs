@@ -11,6 +11,7 @@ mod orders;
 mod sandbox_ledger;
 mod setup;
 mod token;
+mod webhooks;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -27,6 +28,7 @@ pub use orders::{MAX_LIST_LIMIT, SeaOrmOrderRepository};
 pub use sandbox_ledger::{LedgerRow, SeaOrmSandboxLedgerStore};
 pub use setup::SeaOrmSetupStore;
 pub use token::SeaOrmTokenCache;
+pub use webhooks::{MAX_DELIVERY_LIST, SeaOrmWebhookOutbox};
 
 /// The wall clock, for bookkeeping columns (`created_at`, `updated_at`, `processed_at`) that no
 /// port passes a time for; every decision (due, leased, expired) uses the caller's `now`.

@@ -6,6 +6,7 @@ use fapiao_domain::ports::{
     Job, NewJob, OrderFilter, OrderPosition, OrderRepository, RepositoryError, StateCount,
 };
 use fapiao_domain::scenario::Scenario;
+use fapiao_domain::webhook::events_since;
 use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -14,7 +15,7 @@ use sea_orm::{
 };
 
 use crate::db::Database;
-use crate::entity::{invoice_order, job as job_entity, order_history};
+use crate::entity::{invoice_order, job as job_entity, order_history, webhook_event};
 use crate::error::{corrupt, repository_error};
 
 use super::jobs::{READY, insert_jobs};
@@ -29,12 +30,23 @@ pub const MAX_LIST_LIMIT: u32 = 500;
 #[derive(Debug, Clone)]
 pub struct SeaOrmOrderRepository {
     db: Database,
+    outbox: bool,
 }
 
 impl SeaOrmOrderRepository {
     /// A repository over `db`.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self { db, outbox: false }
+    }
+
+    /// With `on`, every stored history entry also writes its webhook event
+    /// ([`fapiao_domain::webhook::events_since`]) to `webhook_events`, in the same transaction:
+    /// the outbox [`crate::SeaOrmWebhookOutbox`] delivers. Off (the default) when no endpoint is
+    /// configured, so nothing accumulates.
+    #[must_use]
+    pub fn with_webhook_outbox(mut self, on: bool) -> Self {
+        self.outbox = on;
+        self
     }
 }
 
@@ -154,6 +166,46 @@ fn key_filter<Q: QueryFilter>(
         .filter(order_id.eq(key.order_id.as_str()))
 }
 
+/// The outbox rows of `order`'s history entries after `after_seq`.
+fn event_rows(
+    order: &Order,
+    after_seq: i64,
+) -> Result<Vec<webhook_event::ActiveModel>, RepositoryError> {
+    let after = u32::try_from(Ord::max(after_seq, 0)).unwrap_or(u32::MAX);
+    let now = super::wall_clock_millis();
+    events_since(order, after)
+        .into_iter()
+        .map(|event| {
+            let data = serde_json::to_string(&event.data)
+                .map_err(|err| RepositoryError::Other(Box::new(err)))?;
+            Ok(webhook_event::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                s_pappid: Set(event.key.s_pappid.as_str().to_owned()),
+                order_id: Set(event.key.order_id.as_str().to_owned()),
+                seq: Set(i64::from(event.sequence)),
+                event_type: Set(event.event_type.code().to_owned()),
+                data: Set(data),
+                occurred_at: Set(event.at.millis()),
+                spread: Set(0),
+                created_at: Set(now),
+            })
+        })
+        .collect()
+}
+
+async fn insert_events<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<webhook_event::ActiveModel>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    webhook_event::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
 async fn insert_history<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<order_history::ActiveModel>,
@@ -238,9 +290,15 @@ impl SeaOrmOrderRepository {
         .await
         .map_err(repository_error)?
         .flatten();
-        insert_history(&txn, history_rows(order, stored_seq.unwrap_or(i64::MIN)))
+        let stored_seq = stored_seq.unwrap_or(i64::MIN);
+        insert_history(&txn, history_rows(order, stored_seq))
             .await
             .map_err(repository_error)?;
+        if self.outbox {
+            insert_events(&txn, event_rows(order, stored_seq)?)
+                .await
+                .map_err(repository_error)?;
+        }
         insert_jobs(&txn, jobs).await.map_err(repository_error)?;
         if let Some((job, worker)) = done {
             // The fence: no row deleted means the lease passed to another worker. Returning
@@ -280,6 +338,11 @@ impl OrderRepository for SeaOrmOrderRepository {
         insert_history(&txn, history_rows(order, i64::MIN))
             .await
             .map_err(repository_error)?;
+        if self.outbox {
+            insert_events(&txn, event_rows(order, i64::MIN)?)
+                .await
+                .map_err(repository_error)?;
+        }
         insert_jobs(&txn, jobs).await.map_err(repository_error)?;
         txn.commit().await.map_err(repository_error)
     }
