@@ -12,3 +12,4 @@ mod openapi;
 mod restart;
 mod scenarios;
 mod tax_categories;
+mod webhooks;

@@ -4,10 +4,10 @@ use serde_json::{Value, json};
 
 use crate::app::*;
 
-const BUYER: &str = "深圳市腾讯计算机系统有限公司";
-const BUYER_TAX: &str = "91440300708461136T";
+pub const BUYER: &str = "深圳市腾讯计算机系统有限公司";
+pub const BUYER_TAX: &str = "91440300708461136T";
 
-async fn start_order(app: &TestApp, scenario: &str, order_id: &str) -> Value {
+pub async fn start_order(app: &TestApp, scenario: &str, order_id: &str) -> Value {
     let mut body = order_body(scenario, order_id);
     if scenario != "official_account" {
         body.as_object_mut().unwrap().remove("redirect_url");
@@ -66,7 +66,7 @@ async fn open_auth_page(app: &TestApp, scenario: &str, order_id: &str, started: 
     );
 }
 
-async fn deliver(app: &TestApp, scenario: &str, order_id: &str) -> Value {
+pub async fn deliver(app: &TestApp, scenario: &str, order_id: &str) -> Value {
     let started = start_order(app, scenario, order_id).await;
     open_auth_page(app, scenario, order_id, &started).await;
     app.authorize(order_id, BUYER, Some(BUYER_TAX), false).await;

@@ -17,3 +17,4 @@ mod sandbox_ledger;
 mod setup;
 mod testing;
 mod token;
+mod webhooks;
