@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::app::{Db, KEY, TestApp, order_body, spawn_app};
+use crate::app::{Db, KEY, TestApp, order_body, spawn_app, spawn_app_with};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
 
@@ -18,7 +18,13 @@ fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
 }
 
 /// Every problem of `value` against `schema`, as `at: rule`.
-fn violations(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+pub(crate) fn violations(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         match resolve(doc, reference) {
             Some(target) => violations(doc, target, value, at, out),
@@ -305,7 +311,9 @@ impl Conformance {
 }
 
 pub async fn real_responses_match_the_document(kind: Db) {
-    let app = spawn_app(kind, "openapi").await;
+    // An endpoint nobody listens on: its deliveries stay pending, which the log shows.
+    let hooks = "[[webhooks]]\nname = \"erp\"\nurl = \"http://127.0.0.1:9/hooks\"\nsecret = \"0123456789abcdef\"\n";
+    let app = spawn_app_with(kind, "openapi", hooks).await;
     let doc: Value = app
         .http
         .get(format!("{}/openapi.json", app.base))
@@ -669,6 +677,63 @@ pub async fn real_responses_match_the_document(kind: Db) {
     }
     let conflict = conflict.expect("the applied authorization push answers 409");
     assert_eq!(conflict["error"]["code"], "conflict", "{conflict}");
+
+    // The webhook delivery log: the orders above have events for the (unreachable) endpoint.
+    let log = "/v1/webhooks/deliveries";
+    api.app
+        .poll("webhook deliveries in the log", || async {
+            let (_, page) = api
+                .app
+                .api("GET", "/v1/webhooks/deliveries?limit=2", None)
+                .await;
+            page["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 2)
+                .then_some(())
+        })
+        .await;
+    let (status, page) = api
+        .call("GET", log, "/v1/webhooks/deliveries?limit=2", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page["next_cursor"].is_string(), "{page}");
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (status, next) = api
+        .call(
+            "GET",
+            log,
+            &format!("/v1/webhooks/deliveries?status=pending&endpoint=erp&order_id=API-OA&cursor={cursor}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{next}");
+    let (status, error) = api
+        .call("GET", log, "/v1/webhooks/deliveries?cursor=x", None)
+        .await;
+    assert_eq!((status, &error["error"]["field"]), (422, &json!("cursor")));
+    let redeliver = "/v1/webhooks/deliveries/{delivery_id}/redeliver";
+    let first = page["deliveries"][0]["id"].as_i64().unwrap();
+    let (status, answer) = api
+        .call(
+            "POST",
+            redeliver,
+            &format!("/v1/webhooks/deliveries/{first}/redeliver"),
+            None,
+        )
+        .await;
+    assert_eq!((status, &answer["status"]), (200, &json!("pending")));
+    let (status, error) = api
+        .call(
+            "POST",
+            redeliver,
+            "/v1/webhooks/deliveries/0/redeliver",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &error["error"]["field"]),
+        (422, &json!("delivery_id"))
+    );
 
     let uncovered = api.uncovered();
     assert!(uncovered.is_empty(), "not exercised: {uncovered:?}");

@@ -224,6 +224,22 @@ async fn every_event_in_order(db: Db) {
         "INVOICE_REIMBURSE_LOCK"
     );
     assert_eq!(receiver.bad_signatures.load(Ordering::SeqCst), 0);
+    // Every body is a WebhookEvent as /openapi.json documents it.
+    let doc: Value = app
+        .http
+        .get(format!("{}/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schema = json!({ "$ref": "#/components/schemas/WebhookEvent" });
+    for got in receiver.got.lock().unwrap().iter() {
+        let mut problems = Vec::new();
+        crate::openapi::violations(&doc, &schema, &got.body, "$", &mut problems);
+        assert!(problems.is_empty(), "{problems:#?}\n{:#}", got.body);
+    }
 
     // The endpoint goes down: the next order's events wait and are retried.
     receiver.down.store(true, Ordering::SeqCst);
