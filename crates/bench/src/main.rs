@@ -149,7 +149,7 @@ struct SoakArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "insert_card.after_call:3,issue.after_call:2"
+        default_value = "insert_card.after_call:3,webhook.after_post:25,issue.after_call:2"
     )]
     crash_points: Vec<String>,
     /// Share of the calls to each faulted Weixin endpoint that fail, split evenly over -1,

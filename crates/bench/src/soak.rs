@@ -10,6 +10,7 @@
 //! the issuer's ledger, the sandbox's cards, the service's order views — give the verdict.
 
 mod fleet;
+mod hooks;
 mod load;
 mod witness;
 
@@ -306,6 +307,15 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         .build()?;
 
     let config = write_live_config(&log_dir)?;
+    // The merchant's webhook endpoint, refusing a share of the requests like the Weixin faults.
+    let hooks = hooks::HookReceiver::start(options.seed, options.fault_rate).await?;
+    {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&config)?
+            .write_all(hooks.toml().as_bytes())?;
+    }
     let sandbox = Arc::new(SandboxProcess::start(&binary, &config, &log_dir, &client).await?);
     let mut instances = fleet::instances(options.instances)?;
     // Weixin pushes to one callback URL: the first instance's.
@@ -459,7 +469,7 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         println!("soak: {line}");
     }
 
-    let verdict = witness::judge(
+    let mut verdict = witness::judge(
         &client,
         &base,
         &sandbox,
@@ -468,6 +478,17 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
         settled.as_secs_f64(),
     )
     .await?;
+    // A delivery leased by a killed instance waits for its lease (about 10 s here).
+    hooks
+        .judge(
+            &client,
+            &base,
+            &planned,
+            Duration::from_secs(options.settle_secs.min(120)),
+            &mut verdict.violations,
+        )
+        .await?;
+    println!();
     for instance in &mut instances {
         instance.kill().await?;
     }

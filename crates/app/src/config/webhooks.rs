@@ -139,7 +139,14 @@ impl Config {
             max_backoff: Duration::from_secs(delivery.max_backoff_seconds),
             concurrency: delivery.concurrency,
             poll: Duration::from_millis(delivery.poll_interval_ms.max(10)),
-            lease: Duration::from_secs(delivery.timeout_seconds.saturating_mul(2).max(30)),
+            // Long enough for the post and the record; a crashed worker's deliveries go out again after it.
+            lease: Duration::from_secs(
+                delivery
+                    .timeout_seconds
+                    .saturating_mul(2)
+                    .saturating_add(5)
+                    .max(10),
+            ),
             worker_id: worker_id.to_owned(),
         }))
     }

@@ -53,7 +53,7 @@ fn remark_order(record: &Value) -> Option<String> {
     find(&record["draft"])
 }
 
-async fn service_view(
+pub(crate) async fn service_view(
     client: &reqwest::Client,
     base: &str,
     order_id: &str,

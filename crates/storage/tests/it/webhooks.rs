@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use fapiao_domain::order::{Authorization, Input, Order};
 use fapiao_domain::ports::{
     AttemptOutcome, DeliveryFilter, DeliveryStatus, OrderRepository, RepositoryError, Subscription,
