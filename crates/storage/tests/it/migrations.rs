@@ -9,7 +9,7 @@ on_both!(
     tables_exist_after_migration
 );
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 11] = [
     "card_templates",
     "event_inbox",
     "invoice_orders",
@@ -19,6 +19,8 @@ const TABLES: [&str; 9] = [
     "sandbox_ledger",
     "setup_state",
     "token_cache",
+    "webhook_deliveries",
+    "webhook_events",
 ];
 
 async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
@@ -33,7 +35,7 @@ async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
     );
     db.migrate().await.expect("first run applies everything");
     let applied = db.applied_migrations().await.expect("applied list");
-    assert_eq!(applied.len(), 10, "{applied:?}");
+    assert_eq!(applied.len(), 11, "{applied:?}");
     assert!(
         applied.windows(2).all(|w| w[0] < w[1]),
         "applied in order: {applied:?}"
@@ -41,6 +43,7 @@ async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
     assert!(applied[0].starts_with("m20261127_000001_create_invoice_orders"));
     assert!(applied[8].starts_with("m20261127_000009_create_sandbox_ledger"));
     assert!(applied[9].starts_with("m20261206_000001_drop_issued_documents"));
+    assert!(applied[10].starts_with("m20261207_000001_create_webhooks"));
 
     db.migrate().await.expect("second run is a no-op");
     assert_eq!(
