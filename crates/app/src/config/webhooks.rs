@@ -44,6 +44,8 @@ pub struct WebhookDeliveryConfig {
     pub concurrency: u32,
     /// Milliseconds between rounds when nothing is due.
     pub poll_interval_ms: u64,
+    /// Hours ended deliveries are kept in the log before they are purged (0 keeps them).
+    pub retention_hours: u64,
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -148,6 +150,8 @@ impl Config {
                     .max(10),
             ),
             worker_id: worker_id.to_owned(),
+            retention: (delivery.retention_hours > 0)
+                .then(|| Duration::from_secs(delivery.retention_hours.saturating_mul(3600))),
         }))
     }
 }

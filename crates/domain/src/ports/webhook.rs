@@ -193,6 +193,11 @@ pub trait WebhookOutbox: Send + Sync {
 
     /// Counts per status (for metrics and the console).
     async fn count_by_status(&self) -> Result<Vec<(DeliveryStatus, u64)>, RepositoryError>;
+
+    /// Deletes the deliveries that ended (delivered or failed) and were created before
+    /// `before`, then the spread events older than `before` with no delivery left; pending
+    /// ones are kept whatever their age. Returns how many rows went.
+    async fn purge(&self, before: Timestamp) -> Result<u64, RepositoryError>;
 }
 
 /// One POST to a merchant's endpoint.

@@ -13,8 +13,8 @@ use fapiao_domain::ports::{
 use fapiao_domain::webhook::EventType;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement,
 };
 
 use crate::db::Database;
@@ -378,6 +378,29 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected > 0)
+    }
+
+    async fn purge(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let deliveries = webhook_delivery::Entity::delete_many()
+            .filter(webhook_delivery::Column::Status.is_in([DELIVERED, FAILED]))
+            .filter(webhook_delivery::Column::CreatedAt.lt(before.millis()))
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?
+            .rows_affected;
+        let events = txn
+            .execute_raw(Statement::from_sql_and_values(
+                self.db.db_backend(),
+                "DELETE FROM webhook_events WHERE spread = 1 AND created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = webhook_events.id)",
+                [before.millis().into()],
+            ))
+            .await
+            .map_err(repository_error)?
+            .rows_affected();
+        txn.commit().await.map_err(repository_error)?;
+        Ok(deliveries + events)
     }
 
     async fn count_by_status(&self) -> Result<Vec<(DeliveryStatus, u64)>, RepositoryError> {

@@ -301,4 +301,31 @@ async fn deliveries_go_out_in_order_per_endpoint_and_order(kind: Kind) {
     assert_eq!(redone.next_attempt_at, Some(at(30_000)));
     assert_eq!(log.len(), 3, "B's three deliveries");
     assert!(log.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+
+    // The purge takes what ended before the cut, never a pending delivery.
+    // Events carry the wall clock's time of their write.
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    assert_eq!(
+        outbox.purge(at(0)).await.unwrap(),
+        0,
+        "nothing is older than 0"
+    );
+    let purged = outbox.purge(at(now + 60_000)).await.unwrap();
+    // A's first (delivered): its delivery and its event.
+    assert_eq!(purged, 2);
+    let left = outbox
+        .list(&DeliveryFilter {
+            limit: 100,
+            ..DeliveryFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 5);
+    assert!(left.iter().all(|d| d.status == DeliveryStatus::Pending));
 }

@@ -69,7 +69,12 @@ pub struct WebhookSettings {
     pub lease: Duration,
     /// This worker's name in leases.
     pub worker_id: String,
+    /// Ended deliveries (and their events) are purged after this long (`None` keeps them).
+    pub retention: Option<Duration>,
 }
+
+/// How often ended deliveries are purged (also once when delivery starts).
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -323,9 +328,14 @@ impl WebhookService {
             endpoints = self.settings.endpoints.len(),
             "webhook delivery started"
         );
+        let mut next_purge = tokio::time::Instant::now();
         loop {
             if *shutdown.borrow() {
                 break;
+            }
+            if tokio::time::Instant::now() >= next_purge {
+                next_purge += PURGE_EVERY;
+                self.purge().await;
             }
             let pause = match self.run_once().await {
                 Ok(round) if round.spread > 0 || round.attempted > 0 => Duration::ZERO,
@@ -343,6 +353,21 @@ impl WebhookService {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
+        }
+    }
+
+    /// Purges ended deliveries and their events older than the retention; failures are
+    /// logged (the next purge tries again).
+    async fn purge(&self) {
+        let Some(retention) = self.settings.retention else {
+            return;
+        };
+        let before =
+            Timestamp::from_millis(self.clock.now().millis().saturating_sub(millis(retention)));
+        match self.outbox.purge(before).await {
+            Ok(0) => {}
+            Ok(rows) => info!(rows, "old webhook deliveries purged"),
+            Err(err) => warn!(error = %err, "purging old webhook deliveries failed"),
         }
     }
 

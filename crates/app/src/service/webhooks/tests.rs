@@ -25,6 +25,7 @@ fn settings(retry_hours: u64) -> WebhookSettings {
         poll: Duration::from_millis(250),
         lease: Duration::from_secs(60),
         worker_id: "w1".to_owned(),
+        retention: None,
     }
 }
 
