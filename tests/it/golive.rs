@@ -304,4 +304,9 @@ fn the_documented_example_configuration_is_valid_for_live_mode() {
     config.settings().unwrap_or_else(|e| panic!("{e}"));
     fapiao::nuonuo::nuonuo_config(&config).unwrap_or_else(|e| panic!("{e:#}"));
     assert!(config.warnings().is_empty(), "{:?}", config.warnings());
+    let hooks = config
+        .webhook_settings("example")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .expect("the example lists an endpoint");
+    assert_eq!(hooks.endpoints[0].name, "erp");
 }
