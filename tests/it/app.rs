@@ -106,6 +106,18 @@ impl TestApp {
         )
     }
 
+    /// The service's `/openapi.json`.
+    pub async fn openapi(&self) -> Value {
+        self.http
+            .get(format!("{}/openapi.json", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn control(&self, path: &str, body: Value) -> Value {
         let response = self
             .http

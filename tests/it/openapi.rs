@@ -314,15 +314,7 @@ pub async fn real_responses_match_the_document(kind: Db) {
     // An endpoint nobody listens on: its deliveries stay pending, which the log shows.
     let hooks = "[[webhooks]]\nname = \"erp\"\nurl = \"http://127.0.0.1:9/hooks\"\nsecret = \"0123456789abcdef\"\n";
     let app = spawn_app_with(kind, "openapi", hooks).await;
-    let doc: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let problems = structure_problems(&doc);
     assert!(problems.is_empty(), "{problems:#?}");
     let mut api = Conformance {

@@ -225,15 +225,7 @@ async fn every_event_in_order(db: Db) {
     );
     assert_eq!(receiver.bad_signatures.load(Ordering::SeqCst), 0);
     // Every body is a WebhookEvent as /openapi.json documents it.
-    let doc: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let schema = json!({ "$ref": "#/components/schemas/WebhookEvent" });
     for got in receiver.got.lock().unwrap().iter() {
         let mut problems = Vec::new();
