@@ -157,6 +157,30 @@ async fn main() -> anyhow::Result<()> {
                 "callback URL",
                 callback.1
             );
+            if let Some(webhooks) = state.webhooks() {
+                // Deliveries that failed are the endpoint's problem, not setup's: said, not fatal.
+                let counts = webhooks.counts().await?;
+                let count = |status| {
+                    counts
+                        .iter()
+                        .find(|(s, _)| *s == status)
+                        .map_or(0, |(_, n)| *n)
+                };
+                let failed = count(fapiao_domain::ports::DeliveryStatus::Failed);
+                let names: Vec<&str> = webhooks
+                    .endpoints()
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect();
+                println!(
+                    "  {} {:<18} {} endpoint(s) ({}); {} pending, {failed} failed (GET /v1/webhooks/deliveries?status=failed, then redeliver)",
+                    if failed == 0 { "ok  " } else { "WARN" },
+                    "webhooks",
+                    names.len(),
+                    names.join(", "),
+                    count(fapiao_domain::ports::DeliveryStatus::Pending),
+                );
+            }
             if !report.healthy() || !callback.0 || !nuonuo {
                 println!("Some checks failed: each line above says what to do.");
                 std::process::exit(1);
