@@ -18,10 +18,12 @@ use serde::Deserialize;
 
 use crate::settings::{Accounts, RetryPolicy, SellerSettings, Settings};
 
+mod console;
 mod live;
 mod server;
 mod strict;
 
+pub use console::ConsoleConfig;
 pub use live::SANDBOX_SELLER_TAX_ID;
 pub use server::{LogConfig, LogFormat, MetricsAuth};
 
@@ -295,6 +297,8 @@ pub struct Config {
     pub tax_categories: TaxCategoriesConfig,
     /// Logs.
     pub log: LogConfig,
+    /// The operator console.
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -375,6 +379,7 @@ impl Config {
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         self.check_live()?;
         self.check_server()?;
+        self.check_console()?;
         if self.weixin.callback.mode != CallbackMode::Plain
             && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {

@@ -21,7 +21,7 @@ pub mod testing;
 
 pub use db::{Backend, Database, DatabaseOptions, SqliteSync, StorageError};
 pub use repo::{
-    GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_LIST_LIMIT, SeaOrmEventInbox,
-    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSandboxLedgerStore,
-    SeaOrmSetupStore, SeaOrmTokenCache,
+    GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_LIST_LIMIT, SeaOrmConsoleSessions,
+    SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository,
+    SeaOrmSandboxLedgerStore, SeaOrmSetupStore, SeaOrmTokenCache,
 };

@@ -2,6 +2,7 @@
 //! readiness, metrics and the OpenAPI document. The host service binds the socket.
 
 mod access;
+pub mod console;
 mod cursor;
 pub mod dto;
 pub mod error;
@@ -74,6 +75,8 @@ struct Access {
     metrics: MetricsAccess,
     /// Whether links the merchant hands the buyer may be plain `http://` (the sandbox profile).
     http_links: bool,
+    /// The operator console, when the host serves it.
+    console: Option<console::ConsoleSettings>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -104,6 +107,7 @@ impl AppState {
             Access {
                 metrics: MetricsAccess::Open,
                 http_links: false,
+                console: None,
             },
         )
     }
@@ -121,6 +125,43 @@ impl AppState {
     pub fn with_http_links(mut self, allowed: bool) -> Self {
         self.1.http_links = allowed;
         self
+    }
+
+    /// Serves the operator console at `/console` with `settings` (not served unless set).
+    #[must_use]
+    pub fn with_console(mut self, settings: Option<console::ConsoleSettings>) -> Self {
+        self.1.console = settings;
+        self
+    }
+
+    pub(crate) fn console(&self) -> Option<&console::ConsoleSettings> {
+        self.1.console.as_ref()
+    }
+
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.0.ports
+    }
+
+    pub(crate) fn api_key(&self) -> &Secret {
+        &self.0.http.api_key
+    }
+
+    pub(crate) fn public_base_url(&self) -> &str {
+        &self.0.http.public_base_url
+    }
+
+    pub(crate) fn http_links(&self) -> bool {
+        self.1.http_links
+    }
+
+    /// The Prometheus exposition of this instance, when the host installed a recorder.
+    pub(crate) fn metrics_text(&self) -> Option<String> {
+        self.0.metrics.as_ref().map(|render| render())
+    }
+
+    /// Tells the runner that work may be due now.
+    pub(crate) fn wake_runner(&self) {
+        self.0.work.notify_one();
     }
 
     /// The invoicing service.
@@ -161,8 +202,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_api_key,
         ));
+    let console = match state.console() {
+        Some(_) => console::router(state.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .nest("/v1", api)
+        .merge(console)
         .route(
             "/weixin/callback",
             get(verify_callback)
@@ -247,6 +293,7 @@ async fn list_orders(
             .filter(|c| !c.is_empty())
             .map(|c| cursor::decode(c).map_err(|rule| Error::bad_request("cursor", rule)))
             .transpose()?,
+        ..OrderFilter::default()
     };
     let orders = state.0.invoices.list(&filter).await?;
     // A full page has a next one only if an order lies past its last (one probe row).

@@ -15,6 +15,7 @@ mod m20261127_000007_create_token_cache;
 mod m20261127_000008_create_numbering_counters;
 mod m20261127_000009_create_sandbox_ledger;
 mod m20261206_000001_drop_issued_documents;
+mod m20261207_000001_create_console_sessions;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_create_numbering_counters::Migration),
             Box::new(m20261127_000009_create_sandbox_ledger::Migration),
             Box::new(m20261206_000001_drop_issued_documents::Migration),
+            Box::new(m20261207_000001_create_console_sessions::Migration),
         ]
     }
 }
