@@ -206,15 +206,6 @@ fn body(lang: Lang, order: &Order, jobs: &[PendingJob], done: Option<Action>) ->
         &rows,
     ));
 
-    let red = order.reversal().is_some_and(|r| r.red_invoice.is_some());
-    if order.invoice().is_some() {
-        out.push_str(r#"<div class="pdfs">"#);
-        out.push_str(&pdf_frame(lang, &id, "blue", Msg::BluePdf));
-        if red {
-            out.push_str(&pdf_frame(lang, &id, "red", Msg::RedPdf));
-        }
-        out.push_str("</div>");
-    }
     if let Some(reversal) = order.reversal() {
         out.push_str(&format!("<h2>{}</h2>", lang.t(Msg::Reversal)));
         out.push_str(&fields(&[
@@ -276,6 +267,15 @@ fn body(lang: Lang, order: &Order, jobs: &[PendingJob], done: Option<Action>) ->
         ));
     }
     out.push_str("</ol>");
+    let red = order.reversal().is_some_and(|r| r.red_invoice.is_some());
+    if order.invoice().is_some() {
+        out.push_str(r#"<div class="pdfs">"#);
+        out.push_str(&pdf_frame(lang, &id, "blue", Msg::BluePdf));
+        if red {
+            out.push_str(&pdf_frame(lang, &id, "red", Msg::RedPdf));
+        }
+        out.push_str("</div>");
+    }
     out
 }
 
