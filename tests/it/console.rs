@@ -143,6 +143,22 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits until the page's address ends with `suffix` (a click's navigation may still run).
+    async fn wait_url(&self, suffix: &str) {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let url = self.url().await;
+            if url.ends_with(suffix) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the browser never reached …{suffix} (at {url})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The first element matching `css`, waiting for it up to the deadline.
     async fn find(&self, css: &str) -> String {
         let deadline = tokio::time::Instant::now() + DEADLINE;
@@ -357,12 +373,9 @@ pub async fn console_in_a_browser(db: Db) {
     );
     browser.click("#action-retry").await;
     browser.click("#confirm").await;
-    assert!(
-        browser
-            .url()
-            .await
-            .ends_with("/console/orders/CONSOLE-STUCK?done=retry")
-    );
+    browser
+        .wait_url("/console/orders/CONSOLE-STUCK?done=retry")
+        .await;
     let detail = format!("{base}/console/orders/CONSOLE-STUCK");
     wait_for_page_state(&browser, &detail, "delivered").await;
     let number = browser.text("#invoice-number").await;
@@ -419,7 +432,7 @@ pub async fn console_in_a_browser(db: Db) {
 
     // Sign-out ends the session: the old cookie opens nothing.
     browser.click("header form.signout button").await;
-    assert!(browser.url().await.ends_with("/console/login"));
+    browser.wait_url("/console/login").await;
     let after = app
         .http
         .get(format!("{base}/console"))

@@ -63,6 +63,9 @@ struct Inner {
     http: HttpSettings,
     metrics: Option<MetricsRender>,
     work: Arc<Notify>,
+    /// The console dashboard's last `doctor` report and when it was made: `doctor` asks Weixin,
+    /// and a dashboard left open must not ask on every reload.
+    doctor: tokio::sync::Mutex<Option<(fapiao_domain::Timestamp, crate::service::DoctorReport)>>,
 }
 
 /// Shared state of the router. Cheap to clone.
@@ -103,6 +106,7 @@ impl AppState {
                 http,
                 metrics,
                 work,
+                doctor: tokio::sync::Mutex::new(None),
             }),
             Access {
                 metrics: MetricsAccess::Open,
@@ -157,6 +161,24 @@ impl AppState {
     /// The Prometheus exposition of this instance, when the host installed a recorder.
     pub(crate) fn metrics_text(&self) -> Option<String> {
         self.0.metrics.as_ref().map(|render| render())
+    }
+
+    /// `doctor`'s report, made again only when the last is older than `max_age_millis`.
+    pub(crate) async fn doctor_cached(
+        &self,
+        max_age_millis: i64,
+    ) -> Result<crate::service::DoctorReport, AppError> {
+        let now = self.0.ports.clock.now();
+        // Held across the call, so concurrent reloads ask Weixin once.
+        let mut cached = self.0.doctor.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && now.millis().saturating_sub(at.millis()) < max_age_millis
+        {
+            return Ok(report.clone());
+        }
+        let report = self.0.setup.doctor().await?;
+        *cached = Some((now, report.clone()));
+        Ok(report)
     }
 
     /// Tells the runner that work may be due now.

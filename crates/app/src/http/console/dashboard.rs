@@ -18,6 +18,10 @@ use super::{Nav, app_error, start_of_china_day};
 use crate::error::AppError;
 use crate::http::AppState;
 
+/// How long the dashboard shows a `doctor` report before asking Weixin again (the setup page
+/// always asks).
+const DOCTOR_MAX_AGE_MILLIS: i64 = 60_000;
+
 /// `GET /console`.
 pub async fn page(
     State(state): State<AppState>,
@@ -146,7 +150,7 @@ async fn body(state: &AppState, lang: Lang) -> Result<String, AppError> {
     }
 
     out.push_str(&format!("<h2>{}</h2>", lang.t(Msg::Health)));
-    let report = state.setup().doctor().await?;
+    let report = state.doctor_cached(DOCTOR_MAX_AGE_MILLIS).await?;
     let rows: Vec<Vec<String>> = report
         .checks
         .iter()
