@@ -57,3 +57,51 @@ impl Config {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(toml: &str) -> Option<String> {
+        let config = Config::from_toml(toml).unwrap_or_else(|e| panic!("{e}"));
+        config.check_console().err().map(|e| e.key)
+    }
+
+    #[test]
+    fn the_console_is_on_with_a_secure_cookie_by_default() {
+        let config = Config::from_toml("").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.console_settings(),
+            Some(ConsoleSettings {
+                session_minutes: 480,
+                idle_minutes: 60,
+                secure_cookie: true,
+            })
+        );
+        let off = Config::from_toml("[console]\nenabled = false").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.console_settings(), None);
+    }
+
+    #[test]
+    fn bad_durations_and_a_clear_cookie_in_live_mode_are_refused() {
+        assert_eq!(rule(""), None);
+        assert_eq!(
+            rule("[console]\nsession_minutes = 0").as_deref(),
+            Some("console.session_minutes")
+        );
+        assert_eq!(
+            rule("[console]\nsession_minutes = 30\nidle_minutes = 60").as_deref(),
+            Some("console.idle_minutes")
+        );
+        assert_eq!(rule("[console]\nsecure_cookie = false"), None, "sandbox");
+        assert_eq!(
+            rule("[weixin]\nmode = \"live\"\n[console]\nsecure_cookie = false").as_deref(),
+            Some("console.secure_cookie")
+        );
+        assert_eq!(
+            rule("[weixin]\nmode = \"live\"\n[console]\nenabled = false\nsecure_cookie = false"),
+            None,
+            "no console, no cookie"
+        );
+    }
+}

@@ -380,3 +380,61 @@ async fn the_console_is_not_served_unless_the_host_enables_it() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn an_unmatched_push_is_listed_and_replayed_with_the_csrf_token() {
+    use fapiao_domain::ids::{CardCode, OpenId};
+    use fapiao_domain::weixin::{InvoiceStatusEvent, ReimburseStatus, WeixinEvent};
+    let (app, h) = app(true, 0);
+    h.push(WeixinEvent::InvoiceStatus(InvoiceStatusEvent {
+        openid: OpenId::parse("oBuyer0001").unwrap(),
+        create_time: fapiao_domain::Timestamp::from_unix_seconds(1_780_000_100),
+        status: ReimburseStatus::Lock,
+        card_id: card_id(),
+        code: CardCode::parse("689999999999").unwrap(),
+    }))
+    .await;
+    let set_aside = h.service.unmatched_events(None, 10).await.unwrap();
+    assert_eq!(set_aside.len(), 1, "{set_aside:?}");
+    let id = set_aside[0].item.id;
+
+    let token = sign_in(&app).await;
+    let page = send(&app, get("/console/events?lang=en", Some(&token))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("689999999999"), "{}", page.body);
+    let confirm = send(
+        &app,
+        get(&format!("/console/events/{id}/replay"), Some(&token)),
+    )
+    .await;
+    let csrf = csrf_of(&confirm.body);
+    let refused = send(
+        &app,
+        post(&format!("/console/events/{id}/replay"), Some(&token), ""),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let replayed = send(
+        &app,
+        post(
+            &format!("/console/events/{id}/replay"),
+            Some(&token),
+            &format!("csrf={csrf}"),
+        ),
+    )
+    .await;
+    assert_eq!(replayed.status, StatusCode::SEE_OTHER, "{}", replayed.body);
+    assert!(
+        replayed
+            .location
+            .as_deref()
+            .unwrap()
+            .starts_with("/console/events?outcome="),
+        "{:?}",
+        replayed.location
+    );
+    // Still no order holds that card: it stays set aside.
+    assert_eq!(h.service.unmatched_events(None, 10).await.unwrap().len(), 1);
+    let bad = send(&app, get("/console/events/abc/replay", Some(&token))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -27,25 +27,34 @@ fn event_id(raw: &str) -> Result<i64, AppError> {
 }
 
 /// What a push is about, from the merchant API's view of it.
-fn subject(view: &Value) -> String {
+fn subject(view: &Value, lang: Lang) -> String {
     let text = |key: &str| view[key].as_str().unwrap_or_default().to_owned();
     match view["kind"].as_str() {
         Some("authorization") => format!(
-            "authorization · order {} · {}",
+            "{} · {} {} · {}",
+            lang.t(Msg::EventAuthorization),
+            lang.t(Msg::OrderId),
             text("order_id"),
             if view["authorized"] == true {
-                "authorized"
+                lang.t(Msg::EventAuthorized)
             } else {
-                "failed"
+                lang.t(Msg::EventAuthFailed)
             }
         ),
         Some("invoice_status") => format!(
-            "invoice_status · card {} / {} · {}",
+            "{} · {} {} / {} · {}",
+            lang.t(Msg::EventInvoiceStatus),
+            lang.t(Msg::CardTemplate),
             text("card_id"),
             text("code"),
             text("status")
         ),
-        _ => format!("{} / {}", text("msg_type"), text("event")),
+        _ => format!(
+            "{} · {} / {}",
+            lang.t(Msg::EventOther),
+            text("msg_type"),
+            text("event")
+        ),
     }
 }
 
@@ -91,7 +100,7 @@ pub async fn page(
                 vec![
                     event.item.id.to_string(),
                     super::when(event.item.received_at),
-                    esc(&subject(&view)),
+                    esc(&subject(&view, lang)),
                     esc(&event.note),
                     format!(
                         r#"<a class="button" href="/console/events/{}/replay">{}</a>"#,
@@ -171,11 +180,17 @@ pub async fn replay(
     match outcome.await {
         Ok(outcome) => {
             let text = match &outcome {
-                EventOutcome::Applied(key) => format!("applied to order {}", key.order_id),
-                EventOutcome::NoChange(key) => format!("no change to order {}", key.order_id),
+                EventOutcome::Applied(key) => {
+                    format!("{} {}", lang.t(Msg::ReplayApplied), key.order_id)
+                }
+                EventOutcome::NoChange(key) => {
+                    format!("{} {}", lang.t(Msg::ReplayNoChange), key.order_id)
+                }
                 EventOutcome::Unmatched(note)
                 | EventOutcome::Early(note)
-                | EventOutcome::Ignored(note) => format!("still set aside: {note}"),
+                | EventOutcome::Ignored(note) => {
+                    format!("{}: {note}", lang.t(Msg::ReplayStillSetAside))
+                }
             };
             if matches!(outcome, EventOutcome::Applied(_)) {
                 state.wake_runner();

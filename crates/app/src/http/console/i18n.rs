@@ -248,6 +248,15 @@ messages! {
     Error => "出错了", "Something went wrong";
     CsrfRefused => "请求被拒绝：表单缺少有效的 CSRF 令牌，或来源不是本站。请刷新页面后重试。", "Refused: the form lacks a valid CSRF token or comes from another site. Reload the page and try again.";
     NotFound => "没有这个页面。", "No such page.";
+    InternalError => "内部错误，详见服务日志。", "Internal error; see the service log.";
+    EventAuthorization => "授权", "Authorization";
+    EventAuthorized => "已授权", "authorized";
+    EventAuthFailed => "授权失败", "failed";
+    EventInvoiceStatus => "报销状态", "Reimbursement status";
+    EventOther => "其他", "Other";
+    ReplayApplied => "已应用到订单", "applied to order";
+    ReplayNoChange => "订单无变化", "no change to order";
+    ReplayStillSetAside => "仍未应用", "still set aside";
 }
 
 /// The label of an order state.

@@ -169,7 +169,7 @@ pub fn app_error(lang: Lang, error: impl Into<super::Error>) -> Response {
     let status = error.status_code();
     let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %error, "console: internal error");
-        "internal error; see the service log".to_owned()
+        lang.t(Msg::InternalError).to_owned()
     } else {
         error.to_string()
     };
