@@ -430,6 +430,39 @@ pub async fn console_in_a_browser(db: Db) {
         assert_eq!(answer.headers()["location"], "/console/login");
     }
 
+    // A reversal from the console: the red invoice's PDF beside the blue one, then the card's
+    // cancellation sent again.
+    let ok_page = format!("{base}/console/orders/CONSOLE-OK");
+    browser.goto(&ok_page).await;
+    browser.click("#action-reverse").await;
+    browser.click("#confirm").await;
+    browser
+        .wait_url("/console/orders/CONSOLE-OK?done=reverse")
+        .await;
+    wait_for_page_state(&browser, &ok_page, "reversed").await;
+    browser.find(r#"iframe[src$="/pdf/red"]"#).await;
+    let red = app
+        .http
+        .get(format!("{ok_page}/pdf/red"))
+        .header("cookie", format!("fapiao_console={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(red.status(), 200);
+    assert!(red.bytes().await.unwrap().starts_with(b"%PDF"));
+    let reversed = app
+        .wait_until("CONSOLE-OK", "its card cancelled", |o| {
+            o["reversal"]["card_cancelled"] == true
+        })
+        .await;
+    assert_eq!(reversed["reversal"]["reason"], "开票有误");
+    browser.goto(&ok_page).await;
+    browser.click("#action-card-status").await;
+    browser.click("#confirm").await;
+    browser
+        .wait_url("/console/orders/CONSOLE-OK?done=card-status")
+        .await;
+
     // Sign-out ends the session: the old cookie opens nothing.
     browser.click("header form.signout button").await;
     browser.wait_url("/console/login").await;
