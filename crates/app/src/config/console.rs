@@ -1,9 +1,10 @@
 //! `[console]`: the operator console at `/console`.
 
+use fapiao_domain::Secret;
 use serde::Deserialize;
 
 use super::{Config, ConfigError, err};
-use crate::http::console::ConsoleSettings;
+use crate::http::console::{ConsoleSettings, Operator};
 
 /// `[console]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -17,6 +18,17 @@ pub struct ConsoleConfig {
     /// Whether the session cookie carries `Secure` (sent over HTTPS only; browsers also send
     /// it to `http://localhost` and `http://127.0.0.1`). Required in live mode.
     pub secure_cookie: bool,
+    /// Operators who sign in with their own name and password (besides the API key).
+    pub operators: Vec<OperatorConfig>,
+}
+
+/// `[[console.operators]]`: one operator account.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperatorConfig {
+    /// The name typed at sign-in and written in the log of every action.
+    pub name: String,
+    /// The password's argon2 hash in PHC form (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
+    pub password_hash: Secret,
 }
 
 impl Config {
@@ -38,6 +50,31 @@ impl Config {
                 "must be at least 1 and at most console.session_minutes",
             ));
         }
+        let mut names = std::collections::BTreeSet::new();
+        for (i, operator) in console.operators.iter().enumerate() {
+            let name = &operator.name;
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            if !valid || name == API_KEY_OPERATOR {
+                return Err(err(
+                    format!("console.operators[{i}].name"),
+                    format!(
+                        "1 to 64 ASCII letters, digits, '_', '-' or '.', not {API_KEY_OPERATOR:?}"
+                    ),
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(err(
+                    format!("console.operators[{i}].name"),
+                    format!("operator {name:?} is listed twice"),
+                ));
+            }
+            if let Err(rule) = Operator::check_hash(operator.password_hash.expose()) {
+                return Err(err(format!("console.operators[{i}].password_hash"), rule));
+            }
+        }
         if !self.is_sandbox() && console.enabled && !console.secure_cookie {
             return Err(err(
                 "console.secure_cookie",
@@ -54,9 +91,20 @@ impl Config {
             session_minutes: console.session_minutes,
             idle_minutes: console.idle_minutes,
             secure_cookie: console.secure_cookie,
+            operators: console
+                .operators
+                .iter()
+                .map(|o| Operator {
+                    name: o.name.clone(),
+                    password_hash: o.password_hash.clone(),
+                })
+                .collect(),
         })
     }
 }
+
+/// The operator name of a sign-in with the merchant API key.
+const API_KEY_OPERATOR: &str = "api_key";
 
 #[cfg(test)]
 mod tests {
@@ -76,6 +124,7 @@ mod tests {
                 session_minutes: 480,
                 idle_minutes: 60,
                 secure_cookie: true,
+                operators: Vec::new(),
             })
         );
         let off = Config::from_toml("[console]\nenabled = false").unwrap_or_else(|e| panic!("{e}"));
@@ -97,6 +146,14 @@ mod tests {
         assert_eq!(
             rule("[weixin]\nmode = \"live\"\n[console]\nsecure_cookie = false").as_deref(),
             Some("console.secure_cookie")
+        );
+        assert_eq!(
+            rule("[[console.operators]]\nname = \"alice\"\npassword_hash = \"hunter2\"").as_deref(),
+            Some("console.operators[0].password_hash")
+        );
+        assert_eq!(
+            rule("[[console.operators]]\nname = \"a b\"\npassword_hash = \"x\"").as_deref(),
+            Some("console.operators[0].name")
         );
         assert_eq!(
             rule("[weixin]\nmode = \"live\"\n[console]\nenabled = false\nsecure_cookie = false"),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use fapiao_app::http::console::ConsoleSettings;
+use fapiao_app::http::console::{ConsoleSettings, Operator};
 use fapiao_app::{AppState, HttpSettings, router};
 use fapiao_domain::Secret;
 use fapiao_domain::ports::{MockPushDecoder, MockWeixinPlatformApi};
@@ -42,8 +42,22 @@ fn app(secure_cookie: bool, auth_urls: usize) -> (axum::Router, Harness) {
         session_minutes: 480,
         idle_minutes: 60,
         secure_cookie,
+        operators: vec![Operator {
+            name: "alice".into(),
+            password_hash: Secret::new(alice_hash()),
+        }],
     }));
     (router(state), h)
+}
+
+/// The argon2 hash (PHC form) of alice's password, `correct horse battery`.
+fn alice_hash() -> String {
+    use argon2::PasswordHasher;
+    let salt = argon2::password_hash::SaltString::from_b64("YWxpY2VzYWx0YWxpY2U").unwrap();
+    argon2::Argon2::default()
+        .hash_password(b"correct horse battery", &salt)
+        .unwrap()
+        .to_string()
 }
 
 struct Answer {
@@ -437,4 +451,52 @@ async fn an_unmatched_push_is_listed_and_replayed_with_the_csrf_token() {
     assert_eq!(h.service.unmatched_events(None, 10).await.unwrap().len(), 1);
     let bad = send(&app, get("/console/events/abc/replay", Some(&token))).await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn an_operator_signs_in_with_a_name_and_password_and_is_named_on_every_page() {
+    let (app, h) = app(true, 0);
+    let form = |name: &str, password: &str| {
+        format!(
+            "operator={name}&api_key={}",
+            form_urlencoded::byte_serialize(password.as_bytes()).collect::<String>()
+        )
+    };
+    for (name, password) in [
+        ("alice", "wrong horse"),
+        ("mallory", "correct horse battery"),
+        ("alice", KEY),
+    ] {
+        let answer = send(&app, post("/console/login", None, &form(name, password))).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
+        assert!(answer.cookies.is_empty());
+    }
+    let login = send(&app, get("/console/login", None)).await;
+    assert!(login.body.contains(r#"name="operator""#));
+    let answer = send(
+        &app,
+        post(
+            "/console/login",
+            None,
+            &form("alice", "correct horse battery"),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let token = answer
+        .cookies
+        .iter()
+        .find_map(|c| c.strip_prefix("fapiao_console="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let hash = fapiao_app::http::console::session::token_hash(&token);
+    let stored = h.ports.console_sessions.get(&hash).await.unwrap().unwrap();
+    assert_eq!(stored.operator, "alice");
+    let page = send(&app, get("/console/orders?lang=en", Some(&token))).await;
+    assert!(page.body.contains("Signed in as alice"), "{}", page.body);
+    // The API key without a name still signs in, as `api_key`.
+    let key_token = sign_in(&app).await;
+    let page = send(&app, get("/console/orders?lang=en", Some(&key_token))).await;
+    assert!(page.body.contains("Signed in as api_key"));
 }

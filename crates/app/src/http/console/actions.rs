@@ -168,6 +168,7 @@ pub async fn confirm(
 pub async fn run(
     State(state): State<AppState>,
     lang: Lang,
+    Extension(session): Extension<SignedIn>,
     Path((raw_id, raw_action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -198,7 +199,12 @@ pub async fn run(
             }
             Action::CardStatus => invoices.resend_card_status(&id).await?,
         };
-        tracing::info!(order_id = %id, action = action.code(), "console action");
+        tracing::info!(
+            order_id = %id,
+            action = action.code(),
+            operator = session.operator(),
+            "console action"
+        );
         Ok::<_, crate::http::Error>((id, action))
     };
     match outcome.await {

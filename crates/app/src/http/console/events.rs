@@ -171,10 +171,12 @@ pub async fn confirm(
 pub async fn replay(
     State(state): State<AppState>,
     lang: Lang,
+    Extension(session): Extension<SignedIn>,
     Path(raw): Path<String>,
 ) -> Response {
     let outcome = async {
         let id = event_id(&raw)?;
+        tracing::info!(event = id, operator = session.operator(), "console replay");
         state.invoices().replay_event(id).await
     };
     match outcome.await {

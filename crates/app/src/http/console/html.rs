@@ -72,7 +72,9 @@ pub fn layout(
             ));
         }
         nav.push_str(&format!(
-            r#"<form method="post" action="/console/logout" class="signout">{}<button type="submit">{}</button></form>"#,
+            r#"<span class="operator">{}{}</span><form method="post" action="/console/logout" class="signout">{}<button type="submit">{}</button></form>"#,
+            lang.t(Msg::SignedInAs),
+            esc(session.operator()),
             csrf_field(session),
             lang.t(Msg::SignOut)
         ));

@@ -141,7 +141,10 @@ messages! {
     SignOut => "退出登录", "Sign out";
     ApiKey => "API 密钥", "API key";
     SignInHint => "使用商户 API 密钥（server.api_key）登录。", "Sign in with the merchant API key (server.api_key).";
-    SignInFailed => "密钥不正确。", "That key is not correct.";
+    SignInFailed => "名称、密码或密钥不正确。", "The name, password or key is not correct.";
+    SignInOperatorHint => "操作员输入名称和密码；不填名称时使用商户 API 密钥（server.api_key）。", "Operators give their name and password; without a name, the merchant API key (server.api_key).";
+    OperatorName => "操作员名称", "Operator name";
+    PasswordOrKey => "密码或 API 密钥", "Password or API key";
     SignedInAs => "已登录：", "Signed in as ";
     OrdersByState => "各状态订单", "Orders by state";
     Scenario => "场景", "Scenario";

@@ -27,6 +27,7 @@ use fapiao_domain::Timestamp;
 
 use super::AppState;
 use i18n::{LANG_COOKIE, Lang, Msg};
+pub use session::Operator;
 
 /// What the host decides about the console (`[console]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,8 @@ pub struct ConsoleSettings {
     pub idle_minutes: u32,
     /// Whether cookies carry `Secure`.
     pub secure_cookie: bool,
+    /// Operator accounts, besides the API key.
+    pub operators: Vec<Operator>,
 }
 
 impl ConsoleSettings {

@@ -28,6 +28,50 @@ const API_KEY_OPERATOR: &str = "api_key";
 /// A session's last-seen time is written at most this often (idle expiry is in minutes).
 const TOUCH_EVERY_MILLIS: i64 = 30_000;
 
+/// An operator account: a name and the argon2 hash (PHC form) of its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// The name typed at sign-in.
+    pub name: String,
+    /// The password's argon2 hash in PHC form.
+    pub password_hash: Secret,
+}
+
+/// What a sign-in with an unknown operator name is checked against, so it takes as long as one
+/// with a known name (the password of this hash is not used anywhere).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$ZmFwaWFvLWR1bW15$6mXmVv0J0U0lYvC4N+7z0x3Q0pXJZ0m6n2y1Jb0Yq8Q";
+
+impl Operator {
+    /// Whether `phc` is an argon2 hash in PHC form.
+    ///
+    /// # Errors
+    /// The rule it breaks.
+    pub fn check_hash(phc: &str) -> Result<(), String> {
+        let parsed =
+            argon2::PasswordHash::new(phc).map_err(|e| format!("not a PHC hash string ({e})"))?;
+        match parsed.algorithm.as_str() {
+            "argon2id" | "argon2i" | "argon2d" => Ok(()),
+            other => Err(format!("an argon2 hash, not {other}")),
+        }
+    }
+
+    /// Whether `password` is this operator's, checked off the async threads (argon2 is slow
+    /// on purpose).
+    async fn verify(phc: String, password: String) -> bool {
+        tokio::task::spawn_blocking(move || {
+            use argon2::PasswordVerifier;
+            argon2::PasswordHash::new(&phc).is_ok_and(|hash| {
+                argon2::Argon2::default()
+                    .verify_password(password.as_bytes(), &hash)
+                    .is_ok()
+            })
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
 /// The signed-in operator of a request, put in its extensions by [`require_session`].
 #[derive(Clone)]
 pub struct SignedIn {
@@ -216,18 +260,34 @@ pub async fn require_session(
     next.run(Request::from_parts(parts, body)).await
 }
 
-fn login_page(lang: Lang, status: StatusCode, error: Option<&str>) -> Response {
+fn login_page(lang: Lang, operators: bool, status: StatusCode, error: Option<&str>) -> Response {
     let error = error
         .map(|e| format!(r#"<p class="error">{}</p>"#, esc(e)))
         .unwrap_or_default();
     let body = format!(
         r#"<div class="login">{error}<p class="muted">{hint}</p>
-<form method="post" action="/console/login" class="stack">
+<form method="post" action="/console/login" class="stack">{operator}
 <label>{key}<input type="password" name="api_key" autocomplete="current-password" required autofocus></label>
 <button type="submit" id="sign-in">{sign_in}</button>
 </form></div>"#,
-        hint = lang.t(Msg::SignInHint),
-        key = lang.t(Msg::ApiKey),
+        hint = lang.t(if operators {
+            Msg::SignInOperatorHint
+        } else {
+            Msg::SignInHint
+        }),
+        operator = if operators {
+            format!(
+                r#"<label>{}<input type="text" name="operator" autocomplete="username"></label>"#,
+                lang.t(Msg::OperatorName)
+            )
+        } else {
+            String::new()
+        },
+        key = lang.t(if operators {
+            Msg::PasswordOrKey
+        } else {
+            Msg::ApiKey
+        }),
         sign_in = lang.t(Msg::SignIn),
     );
     html::respond(
@@ -237,11 +297,13 @@ fn login_page(lang: Lang, status: StatusCode, error: Option<&str>) -> Response {
 }
 
 /// `GET /console/login`.
-pub async fn login_form(lang: Lang) -> Response {
-    login_page(lang, StatusCode::OK, None)
+pub async fn login_form(State(state): State<AppState>, lang: Lang) -> Response {
+    let operators = state.console().is_some_and(|c| !c.operators.is_empty());
+    login_page(lang, operators, StatusCode::OK, None)
 }
 
-/// `POST /console/login`: the API key, compared in constant time; a session on success.
+/// `POST /console/login`: an operator's name and password (argon2), or without a name the
+/// API key (compared in constant time); a session on success.
 pub async fn login(
     State(state): State<AppState>,
     lang: Lang,
@@ -254,24 +316,38 @@ pub async fn login(
     if !same_origin(&headers, state.public_base_url()) {
         return refused(lang);
     }
-    let presented = form_urlencoded::parse(&body)
-        .find(|(key, _)| key == "api_key")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_default();
-    let expected = state.api_key().expose().as_bytes();
-    if expected.is_empty() || !constant_time_eq(expected, presented.as_bytes()) {
-        tracing::warn!("console sign-in refused: wrong API key");
+    let field = |name: &str| {
+        form_urlencoded::parse(&body)
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .unwrap_or_default()
+    };
+    let (name, presented) = (field("operator"), field("api_key"));
+    let name = name.trim();
+    let operator = if name.is_empty() {
+        let expected = state.api_key().expose().as_bytes();
+        (!expected.is_empty() && constant_time_eq(expected, presented.as_bytes()))
+            .then(|| API_KEY_OPERATOR.to_owned())
+    } else {
+        let account = settings.operators.iter().find(|o| o.name == name);
+        let phc = account.map_or(DUMMY_HASH, |o| o.password_hash.expose());
+        let verified = Operator::verify(phc.to_owned(), presented).await;
+        account.filter(|_| verified).map(|o| o.name.clone())
+    };
+    let Some(operator) = operator else {
+        tracing::warn!("console sign-in refused: wrong name, password or API key");
         // A guess costs a second.
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         return login_page(
             lang,
+            !settings.operators.is_empty(),
             StatusCode::UNAUTHORIZED,
             Some(lang.t(Msg::SignInFailed)),
         );
-    }
-    match start_session(&state, &settings).await {
+    };
+    match start_session(&state, &settings, &operator).await {
         Ok(token) => {
-            tracing::info!(operator = API_KEY_OPERATOR, "console sign-in");
+            tracing::info!(operator = %operator, "console sign-in");
             let max_age = i64::from(settings.session_minutes) * 60;
             with_cookie(
                 Redirect::to("/console").into_response(),
@@ -283,7 +359,11 @@ pub async fn login(
 }
 
 /// Stores a new session and answers its token (for the cookie only).
-async fn start_session(state: &AppState, settings: &ConsoleSettings) -> Result<String, AppError> {
+async fn start_session(
+    state: &AppState,
+    settings: &ConsoleSettings,
+    operator: &str,
+) -> Result<String, AppError> {
     let ports = state.ports();
     let now = ports.clock.now();
     // Sessions that ran out go whenever someone signs in.
@@ -298,7 +378,7 @@ async fn start_session(state: &AppState, settings: &ConsoleSettings) -> Result<S
     let session = ConsoleSession {
         token_hash: token_hash(&token),
         csrf_token: Secret::new(random_token()?),
-        operator: API_KEY_OPERATOR.to_owned(),
+        operator: operator.to_owned(),
         created_at: now,
         last_seen_at: now,
         expires_at: now.plus_millis(i64::from(settings.session_minutes) * 60_000),
@@ -351,6 +431,29 @@ mod tests {
     }
 
     #[test]
+    fn argon2_hashes_are_checked_and_verified() {
+        use argon2::PasswordHasher;
+        assert_eq!(Operator::check_hash(DUMMY_HASH), Ok(()));
+        assert!(Operator::check_hash("plain-text-password").is_err());
+        assert!(
+            Operator::check_hash("$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$c2FsdHNhbHRzYWx0c2FsdA")
+                .is_err()
+        );
+        let salt =
+            argon2::password_hash::SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").expect("salt");
+        let phc = argon2::Argon2::default()
+            .hash_password(b"correct horse", &salt)
+            .expect("hash")
+            .to_string();
+        assert_eq!(Operator::check_hash(&phc), Ok(()));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        assert!(runtime.block_on(Operator::verify(phc.clone(), "correct horse".into())));
+        assert!(!runtime.block_on(Operator::verify(phc, "wrong horse".into())));
+    }
+
+    #[test]
     fn origin_must_be_this_site_when_given() {
         let mut headers = HeaderMap::new();
         headers.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
@@ -380,6 +483,7 @@ mod tests {
             session_minutes: 480,
             idle_minutes: 60,
             secure_cookie: true,
+            operators: Vec::new(),
         };
         assert_eq!(
             set_cookie(&settings, SESSION_COOKIE, "t", 60),

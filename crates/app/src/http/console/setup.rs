@@ -34,7 +34,11 @@ pub async fn rerun(
     Extension(session): Extension<SignedIn>,
 ) -> Response {
     let ran = state.setup().run().await;
-    tracing::info!(ok = ran.is_ok(), "setup run from the console");
+    tracing::info!(
+        ok = ran.is_ok(),
+        operator = session.operator(),
+        "setup run from the console"
+    );
     let report = match ran {
         Ok(report) => report,
         Err(e) => return app_error(lang, e),
