@@ -401,6 +401,13 @@ pub async fn console_in_a_browser(db: Db) {
     browser.goto(&format!("{base}/console/setup")).await;
     assert!(browser.text("table").await.contains("s_pappid"));
     browser.screenshot(shots.as_deref(), "setup").await;
+    // Setup runs again from its page (every step confirmed, nothing created twice).
+    browser.click("button.rerun").await;
+    let ran = browser.text("#setup-ran").await;
+    assert!(
+        ran.contains("seturl") && ran.contains("createcard"),
+        "{ran}"
+    );
 
     // A form post with the session but without its CSRF token changes nothing.
     let forged = app
