@@ -153,6 +153,8 @@ async fn without_a_session_every_page_redirects_to_the_sign_in() {
     }
     let answer = send(&app, post("/console/orders/X1/retry", None, "csrf=x")).await;
     assert_eq!(answer.location.as_deref(), Some("/console/login"));
+    let slash = send(&app, get("/console/", None)).await;
+    assert_eq!(slash.location.as_deref(), Some("/console"));
     let login = send(&app, get("/console/login", None)).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains(r#"name="api_key""#));

@@ -124,6 +124,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(session::login_form).post(session::login),
         )
         .route("/console/assets/console.css", get(css))
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::permanent("/console") }),
+        )
         .merge(signed_in)
         .layer(middleware::from_fn_with_state(state, remember_lang))
         .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
