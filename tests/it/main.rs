@@ -5,6 +5,7 @@
 mod apigaps;
 mod app;
 mod badinput;
+mod console;
 mod failures;
 mod golive;
 mod nuonuo;

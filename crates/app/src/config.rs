@@ -18,10 +18,12 @@ use serde::Deserialize;
 
 use crate::settings::{Accounts, RetryPolicy, SellerSettings, Settings};
 
+mod console;
 mod live;
 mod server;
 mod strict;
 
+pub use console::ConsoleConfig;
 pub use live::SANDBOX_SELLER_TAX_ID;
 pub use server::{LogConfig, LogFormat, MetricsAuth};
 
@@ -303,6 +305,8 @@ pub struct Config {
     pub webhooks: Vec<WebhookConfig>,
     /// How webhook events are delivered.
     pub webhook_delivery: WebhookDeliveryConfig,
+    /// The operator console.
+    pub console: ConsoleConfig,
 }
 
 impl Config {
@@ -384,6 +388,7 @@ impl Config {
         self.check_live()?;
         self.check_server()?;
         self.webhook_settings("")?;
+        self.check_console()?;
         if self.weixin.callback.mode != CallbackMode::Plain
             && self.weixin.callback.encoding_aes_key.expose().len() != 43
         {

@@ -27,9 +27,9 @@ use fapiao_domain::ports::{Clock, IdGenerator, InvoiceIssuer, SetupState, SetupS
 use fapiao_issuer::{GatewayConfig, GatewayConfigError, HttpGatewayIssuer, ModeMix, SandboxIssuer};
 use fapiao_sandbox::SandboxConfig;
 use fapiao_storage::{
-    Database, DatabaseOptions, GroupCommitInbox, SeaOrmEventInbox, SeaOrmInvoiceNumbering,
-    SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore, SeaOrmTokenCache, SeaOrmWebhookOutbox,
-    SqliteSync,
+    Database, DatabaseOptions, GroupCommitInbox, SeaOrmConsoleSessions, SeaOrmEventInbox,
+    SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository, SeaOrmSetupStore,
+    SeaOrmTokenCache, SeaOrmWebhookOutbox, SqliteSync,
 };
 use fapiao_weixin::crypto::{AesKey, KeyRing};
 use fapiao_weixin::{
@@ -378,6 +378,7 @@ pub fn wire(config: &Config, db: &Database, weixin_base_url: &str) -> anyhow::Re
         // Pushes arriving together are stored in one transaction each batch.
         inbox: Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(db.clone()))),
         setup: Arc::new(SeaOrmSetupStore::new(db.clone())),
+        console_sessions: Arc::new(SeaOrmConsoleSessions::new(db.clone())),
         clock,
         ids,
     };
@@ -557,7 +558,8 @@ pub async fn start(config: Config, options: StartOptions) -> anyhow::Result<Runn
     let state = AppState::new(settings.clone(), http, ports.clone(), metrics, work.clone())
         .with_metrics_access(config.metrics_access())
         .with_http_links(config.is_sandbox())
-        .with_webhooks(webhooks.clone());
+        .with_webhooks(webhooks.clone())
+        .with_console(config.console_settings());
     tasks.push(spawn_server(
         listener,
         fapiao_app::router(state.clone()),

@@ -22,6 +22,7 @@ pub mod testing;
 pub use db::{Backend, Database, DatabaseOptions, SqliteSync, StorageError};
 pub use repo::{
     GroupCommitInbox, INBOX_MAX_BATCH, LedgerRow, MAX_DELIVERY_LIST, MAX_LIST_LIMIT,
-    SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue, SeaOrmOrderRepository,
-    SeaOrmSandboxLedgerStore, SeaOrmSetupStore, SeaOrmTokenCache, SeaOrmWebhookOutbox,
+    SeaOrmConsoleSessions, SeaOrmEventInbox, SeaOrmInvoiceNumbering, SeaOrmJobQueue,
+    SeaOrmOrderRepository, SeaOrmSandboxLedgerStore, SeaOrmSetupStore, SeaOrmTokenCache,
+    SeaOrmWebhookOutbox,
 };

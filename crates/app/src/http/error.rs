@@ -53,7 +53,7 @@ impl Error {
         }
     }
 
-    fn status_code(&self) -> StatusCode {
+    pub(crate) fn status_code(&self) -> StatusCode {
         match self {
             Error::App(AppError::Invalid { .. }) | Error::BadRequest { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -87,7 +87,7 @@ pub(super) async fn replay(
 }
 
 /// A set-aside push as operators see it: what it is about and why it was not applied.
-fn event_view(event: &SetAsideEvent) -> Value {
+pub(crate) fn event_view(event: &SetAsideEvent) -> Value {
     let item = &event.item;
     let mut view = json!({
         "id": item.id,

@@ -2,6 +2,7 @@
 //! readiness, metrics and the OpenAPI document. The host service binds the socket.
 
 mod access;
+pub mod console;
 mod cursor;
 pub mod dto;
 pub mod error;
@@ -63,6 +64,9 @@ struct Inner {
     http: HttpSettings,
     metrics: Option<MetricsRender>,
     work: Arc<Notify>,
+    /// The console dashboard's last `doctor` report and when it was made: `doctor` asks Weixin,
+    /// and a dashboard left open must not ask on every reload.
+    doctor: tokio::sync::Mutex<Option<(fapiao_domain::Timestamp, crate::service::DoctorReport)>>,
 }
 
 /// Shared state of the router. Cheap to clone.
@@ -77,6 +81,8 @@ struct Access {
     webhooks: Option<WebhookService>,
     /// Whether links the merchant hands the buyer may be plain `http://` (the sandbox profile).
     http_links: bool,
+    /// The operator console, when the host serves it.
+    console: Option<console::ConsoleSettings>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,11 +109,13 @@ impl AppState {
                 http,
                 metrics,
                 work,
+                doctor: tokio::sync::Mutex::new(None),
             }),
             Access {
                 metrics: MetricsAccess::Open,
                 webhooks: None,
                 http_links: false,
+                console: None,
             },
         )
     }
@@ -137,6 +145,61 @@ impl AppState {
     /// Webhook delivery, when endpoints are configured.
     pub fn webhooks(&self) -> Option<&WebhookService> {
         self.1.webhooks.as_ref()
+    }
+
+    /// Serves the operator console at `/console` with `settings` (not served unless set).
+    #[must_use]
+    pub fn with_console(mut self, settings: Option<console::ConsoleSettings>) -> Self {
+        self.1.console = settings;
+        self
+    }
+
+    pub(crate) fn console(&self) -> Option<&console::ConsoleSettings> {
+        self.1.console.as_ref()
+    }
+
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.0.ports
+    }
+
+    pub(crate) fn api_key(&self) -> &Secret {
+        &self.0.http.api_key
+    }
+
+    pub(crate) fn public_base_url(&self) -> &str {
+        &self.0.http.public_base_url
+    }
+
+    pub(crate) fn http_links(&self) -> bool {
+        self.1.http_links
+    }
+
+    /// The Prometheus exposition of this instance, when the host installed a recorder.
+    pub(crate) fn metrics_text(&self) -> Option<String> {
+        self.0.metrics.as_ref().map(|render| render())
+    }
+
+    /// `doctor`'s report, made again only when the last is older than `max_age_millis`.
+    pub(crate) async fn doctor_cached(
+        &self,
+        max_age_millis: i64,
+    ) -> Result<crate::service::DoctorReport, AppError> {
+        let now = self.0.ports.clock.now();
+        // Held across the call, so concurrent reloads ask Weixin once.
+        let mut cached = self.0.doctor.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && now.millis().saturating_sub(at.millis()) < max_age_millis
+        {
+            return Ok(report.clone());
+        }
+        let report = self.0.setup.doctor().await?;
+        *cached = Some((now, report.clone()));
+        Ok(report)
+    }
+
+    /// Tells the runner that work may be due now.
+    pub(crate) fn wake_runner(&self) {
+        self.0.work.notify_one();
     }
 
     /// The invoicing service.
@@ -182,8 +245,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_api_key,
         ));
+    let console = match state.console() {
+        Some(_) => console::router(state.clone()),
+        None => Router::new(),
+    };
     Router::new()
         .nest("/v1", api)
+        .merge(console)
         .route(
             "/weixin/callback",
             get(verify_callback)
@@ -268,6 +336,7 @@ async fn list_orders(
             .filter(|c| !c.is_empty())
             .map(|c| cursor::decode(c).map_err(|rule| Error::bad_request("cursor", rule)))
             .transpose()?,
+        ..OrderFilter::default()
     };
     let orders = state.0.invoices.list(&filter).await?;
     // A full page has a next one only if an order lies past its last (one probe row).

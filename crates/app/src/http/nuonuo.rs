@@ -116,6 +116,7 @@ async fn schedule_query(
             // A callback concerns a recent order.
             oldest_first: false,
             after: None,
+            ..OrderFilter::default()
         };
         for order in ports.orders.list(&filter).await? {
             let command = if order.issue_key() == Some(key) && waiting != OrderState::Reversing {

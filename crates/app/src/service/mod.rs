@@ -7,8 +7,8 @@ mod webhooks;
 use std::sync::Arc;
 
 use fapiao_domain::ports::{
-    Clock, EventInbox, IdGenerator, InvoiceIssuer, JobQueue, OrderRepository, PushDecoder,
-    SetupStore, WeixinMerchantApi, WeixinPlatformApi,
+    Clock, ConsoleSessions, EventInbox, IdGenerator, InvoiceIssuer, JobQueue, OrderRepository,
+    PushDecoder, SetupStore, WeixinMerchantApi, WeixinPlatformApi,
 };
 
 pub use invoice::{
@@ -40,6 +40,8 @@ pub struct Ports {
     pub inbox: Arc<dyn EventInbox>,
     /// Setup state.
     pub setup: Arc<dyn SetupStore>,
+    /// The operator console's sessions.
+    pub console_sessions: Arc<dyn ConsoleSessions>,
     /// Clock.
     pub clock: Arc<dyn Clock>,
     /// Ids.

@@ -14,8 +14,8 @@ use fapiao_domain::ports::{
 };
 use fapiao_domain::scenario::{AuthSource, PageStyle, Scenario};
 use fapiao_domain::testing::{
-    FakeIssuer, FakeIssuerMode, InMemoryEventInbox, InMemoryOrderRepository, InMemorySetupStore,
-    ManualClock, SequentialIds, fixtures,
+    FakeIssuer, FakeIssuerMode, InMemoryConsoleSessions, InMemoryEventInbox,
+    InMemoryOrderRepository, InMemorySetupStore, ManualClock, SequentialIds, fixtures,
 };
 use fapiao_domain::weixin::{
     AuthData, AuthFields, AuthOutcome, AuthStatus, AuthUrl, AuthorizationEvent, CardTemplate,
@@ -128,6 +128,7 @@ pub fn harness(
         jobs: orders.clone(),
         inbox: inbox.clone(),
         setup: Arc::new(InMemorySetupStore::with(setup)),
+        console_sessions: Arc::new(InMemoryConsoleSessions::default()),
         clock: clock.clone(),
         ids: Arc::new(SequentialIds::default()),
     };

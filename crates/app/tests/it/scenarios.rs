@@ -477,6 +477,61 @@ async fn reversal_and_reimbursement_status() {
     assert_eq!(red.totals.total.get(), -10_000);
 }
 
+/// An operator re-sends the card status: refused until there is one to set (a reversed order's
+/// card), then one more `updatestatus` to cancelled.
+#[tokio::test]
+async fn the_card_status_is_sent_again_on_demand_after_a_reversal() {
+    let mut platform = platform(appid("oa"));
+    platform
+        .expect_update_card_status()
+        .withf(|_, _, status| *status == ReimburseStatus::Cancel)
+        .times(2)
+        .returning(|_, _, _| Ok(()));
+    let h = harness(
+        merchant(1, appid("oa"), false),
+        platform,
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    h.service
+        .start(start_request(Scenario::OfficialAccount, "R1"))
+        .await
+        .unwrap();
+    h.push(authorization("R1", true, None, 1_780_000_010)).await;
+    h.drain(10).await;
+    assert_eq!(h.order("R1").await.state(), OrderState::Delivered);
+    let err = h
+        .service
+        .resend_card_status(&"R1".parse_order())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AppError::Invalid { .. }), "{err}");
+    assert!(h.orders.live_jobs().is_empty(), "nothing enqueued");
+
+    h.service
+        .reverse(
+            &"R1".parse_order(),
+            fapiao_domain::invoice::RedReason::SalesReturn,
+        )
+        .await
+        .unwrap();
+    h.drain(10).await;
+    assert_eq!(h.order("R1").await.state(), OrderState::Reversed);
+    let order = h
+        .service
+        .resend_card_status(&"R1".parse_order())
+        .await
+        .unwrap();
+    assert_eq!(order.state(), OrderState::Reversed);
+    assert_eq!(h.orders.live_jobs().len(), 1);
+    h.drain(10).await;
+    assert!(h.orders.live_jobs().is_empty());
+    assert_eq!(
+        h.order("R1").await.card().unwrap().reimbursement,
+        ReimburseStatus::Cancel
+    );
+}
+
 #[tokio::test]
 async fn lost_push_is_reconciled_by_polling_getauthdata() {
     let h = harness(

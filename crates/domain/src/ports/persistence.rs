@@ -106,6 +106,15 @@ pub struct OrderFilter {
     /// moves to the front of a newest-first listing, so it is neither repeated nor skipped among
     /// the orders not updated meanwhile.
     pub after: Option<OrderPosition>,
+    /// Only orders of this seller.
+    pub seller: Option<SellerId>,
+    /// Only orders created at or after this instant.
+    pub created_from: Option<Timestamp>,
+    /// Only orders created before this instant.
+    pub created_before: Option<Timestamp>,
+    /// Only orders whose id, or whose stored record (invoice number, buyer name or tax id, …),
+    /// contains this text; case-sensitive, no wildcards (`%` and `_` are plain characters).
+    pub text: Option<String>,
 }
 
 /// Where an order stands in a listing: by update time, then platform and order id.
@@ -197,6 +206,9 @@ pub trait OrderRepository: Send + Sync {
 
     /// Counts per scenario and state (for metrics and the dashboard).
     async fn count_by_state(&self) -> Result<Vec<StateCount>, RepositoryError>;
+
+    /// How many orders match `filter`, whatever its `limit`, `after` and `oldest_first`.
+    async fn count(&self, filter: &OrderFilter) -> Result<u64, RepositoryError>;
 }
 
 /// The durable job queue that drives orders through the pipeline.
@@ -427,4 +439,60 @@ pub trait TokenCache: Send + Sync {
 pub trait InvoiceNumbering: Send + Sync {
     /// The next number of `series`, starting at 1.
     async fn next(&self, series: &str) -> Result<u64, RepositoryError>;
+}
+
+/// A signed-in operator's console session as stored: the hash of the cookie's token, never the
+/// token itself, so a copy of the table signs nobody in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// Lowercase hex SHA-256 of the session token the browser holds (64 characters).
+    pub token_hash: String,
+    /// The token every form of this session carries (CSRF).
+    pub csrf_token: Secret,
+    /// Who signed in (`api_key` for the merchant API key).
+    pub operator: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// The last request seen with it (idle expiry).
+    pub last_seen_at: Timestamp,
+    /// It is void from this instant, however busy.
+    pub expires_at: Timestamp,
+}
+
+impl std::fmt::Debug for ConsoleSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The hash is not a credential, but a log needs no more than its start.
+        f.debug_struct("ConsoleSession")
+            .field("token_hash", &self.token_hash.get(..8).unwrap_or_default())
+            .field("operator", &self.operator)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The operator console's sessions, shared by every instance.
+///
+/// # Errors
+/// [`RepositoryError::Conflict`] when creating a session whose hash exists; otherwise as for
+/// [`OrderRepository`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ConsoleSessions: Send + Sync {
+    /// Stores a new session.
+    async fn create(&self, session: &ConsoleSession) -> Result<(), RepositoryError>;
+
+    /// The session with this token hash, expired or not (the caller decides).
+    async fn get(&self, token_hash: &str) -> Result<Option<ConsoleSession>, RepositoryError>;
+
+    /// Records a request of the session at `at` (no error when it is gone).
+    async fn touch(&self, token_hash: &str, at: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Deletes the session (sign-out); no error when it is gone.
+    async fn delete(&self, token_hash: &str) -> Result<(), RepositoryError>;
+
+    /// Deletes the sessions expired at `now` or idle since before `idle_before`; answers how
+    /// many went.
+    async fn purge(&self, now: Timestamp, idle_before: Timestamp) -> Result<u64, RepositoryError>;
 }

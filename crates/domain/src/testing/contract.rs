@@ -69,6 +69,7 @@ macro_rules! port_contract {
             orders_round_trip_including_needs_attention,
             list_orders_by_update_time_then_key,
             list_pages_past_a_position_both_ways,
+            list_and_count_by_seller_creation_time_and_text,
             the_inbox_dedupes_and_leases,
             the_inbox_refuses_to_release_a_processed_event,
             the_inbox_lists_set_aside_pushes_and_reports_status,
@@ -504,6 +505,104 @@ pub async fn list_orders_by_update_time_then_key(stores: Stores) {
         .await
         .expect("list");
     assert!(none.is_empty());
+}
+
+/// The console's filters: seller, creation window (from inclusive, before exclusive) and a
+/// text found in the order id or the stored order (here its id and the buyer's name); `count`
+/// counts what `list` would list, whatever the limit.
+pub async fn list_and_count_by_seller_creation_time_and_text(stores: Stores) {
+    for (id, created) in [("K-1", 500), ("K-2", 1_000), ("K-3", 2_000)] {
+        stores
+            .orders
+            .insert(&order(id, created), &[])
+            .await
+            .expect("insert");
+    }
+    let mut issued = order("K-4", 900);
+    issue(&mut issued, "26002000000000000077");
+    stores.orders.insert(&issued, &[]).await.expect("insert");
+    let buyer = fixtures::company().name().to_owned();
+    let all = OrderFilter {
+        limit: 1,
+        ..OrderFilter::default()
+    };
+    let check = |filter: OrderFilter, expected: &'static [&'static str]| {
+        let stores = &stores;
+        async move {
+            let listed = stores
+                .orders
+                .list(&OrderFilter {
+                    limit: 10,
+                    ..filter.clone()
+                })
+                .await
+                .expect("list");
+            let ids: Vec<&str> = listed.iter().map(|o| o.key().order_id.as_str()).collect();
+            assert_eq!(ids, expected, "{filter:?}");
+            let count = stores.orders.count(&filter).await.expect("count");
+            assert_eq!(count, expected.len() as u64, "count of {filter:?}");
+        }
+    };
+    check(all.clone(), &["K-4", "K-3", "K-2", "K-1"]).await;
+    check(
+        OrderFilter {
+            created_from: Some(at(1_000)),
+            created_before: Some(at(3_000)),
+            ..all.clone()
+        },
+        &["K-3", "K-2"],
+    )
+    .await;
+    check(
+        OrderFilter {
+            seller: Some(fixtures::seller_id()),
+            created_before: Some(at(1_000)),
+            ..all.clone()
+        },
+        &["K-4", "K-1"],
+    )
+    .await;
+    check(
+        OrderFilter {
+            seller: Some(crate::ids::SellerId::parse("another-seller").expect("seller id")),
+            ..all.clone()
+        },
+        &[],
+    )
+    .await;
+    check(
+        OrderFilter {
+            text: Some("K-2".into()),
+            ..all.clone()
+        },
+        &["K-2"],
+    )
+    .await;
+    // `%` is a plain character, not a wildcard.
+    check(
+        OrderFilter {
+            text: Some("K-%".into()),
+            ..all.clone()
+        },
+        &[],
+    )
+    .await;
+    check(
+        OrderFilter {
+            text: Some(buyer),
+            ..all.clone()
+        },
+        &["K-4"],
+    )
+    .await;
+    check(
+        OrderFilter {
+            text: Some("26002000000000000077".into()),
+            ..all
+        },
+        &["K-4"],
+    )
+    .await;
 }
 
 /// Keyset paging: each page starts strictly past the position of the previous page's last

@@ -4,6 +4,7 @@
 //! so state-machine flows can run end to end without I/O. Use mockall mocks instead when a test
 //! asserts calls ("the issuer was called once").
 
+mod console;
 mod inbox;
 mod issuer;
 mod orders;
@@ -13,6 +14,7 @@ mod system;
 pub mod contract;
 pub mod fixtures;
 
+pub use console::InMemoryConsoleSessions;
 pub use inbox::InMemoryEventInbox;
 pub use issuer::{FakeIssuer, FakeIssuerMode};
 pub use orders::InMemoryOrderRepository;

@@ -14,6 +14,22 @@ use crate::ports::{
 };
 use crate::time::Timestamp;
 
+/// Whether `order` passes `filter`'s conditions (not its paging), as the database's `WHERE`.
+fn matches(filter: &OrderFilter, order: &Order) -> bool {
+    filter.state.is_none_or(|s| order.state() == s)
+        && filter.scenario.is_none_or(|s| order.scenario() == s)
+        && filter.updated_before.is_none_or(|t| order.updated_at() < t)
+        && filter.updated_after.is_none_or(|t| order.updated_at() > t)
+        && filter.seller.as_ref().is_none_or(|s| order.seller() == s)
+        && filter.created_from.is_none_or(|t| order.created_at() >= t)
+        && filter.created_before.is_none_or(|t| order.created_at() < t)
+        && filter.text.as_deref().is_none_or(|text| {
+            // The database matches the order id column and the stored JSON the same way.
+            order.key().order_id.as_str().contains(text)
+                || serde_json::to_string(order).is_ok_and(|json| json.contains(text))
+        })
+}
+
 #[derive(Debug, Default)]
 struct StoreState {
     orders: BTreeMap<OrderKey, Order>,
@@ -240,10 +256,7 @@ impl OrderRepository for InMemoryOrderRepository {
         let mut orders: Vec<Order> = state
             .orders
             .values()
-            .filter(|o| filter.state.is_none_or(|s| o.state() == s))
-            .filter(|o| filter.scenario.is_none_or(|s| o.scenario() == s))
-            .filter(|o| filter.updated_before.is_none_or(|t| o.updated_at() < t))
-            .filter(|o| filter.updated_after.is_none_or(|t| o.updated_at() > t))
+            .filter(|o| matches(filter, o))
             .cloned()
             .collect();
         // The real store's order: by update time, then platform and order id.
@@ -275,6 +288,11 @@ impl OrderRepository for InMemoryOrderRepository {
         }
         orders.truncate(filter.limit.clamp(1, 500) as usize);
         Ok(orders)
+    }
+
+    async fn count(&self, filter: &OrderFilter) -> Result<u64, RepositoryError> {
+        let state = lock(&self.state);
+        Ok(state.orders.values().filter(|o| matches(filter, o)).count() as u64)
     }
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, RepositoryError> {

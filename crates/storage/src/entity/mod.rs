@@ -6,6 +6,7 @@
 //! (`i64`) and money is integer fen (`i64`), never a decimal column.
 
 pub(crate) mod card_template;
+pub(crate) mod console_session;
 pub(crate) mod inbox_event;
 pub(crate) mod invoice_order;
 pub(crate) mod job;

@@ -15,7 +15,8 @@ mod m20261127_000007_create_token_cache;
 mod m20261127_000008_create_numbering_counters;
 mod m20261127_000009_create_sandbox_ledger;
 mod m20261206_000001_drop_issued_documents;
-mod m20261207_000001_create_webhooks;
+mod m20261207_000001_create_console_sessions;
+mod m20261207_000002_create_webhooks;
 
 /// All migrations in the order they apply.
 #[derive(Debug)]
@@ -34,7 +35,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_create_numbering_counters::Migration),
             Box::new(m20261127_000009_create_sandbox_ledger::Migration),
             Box::new(m20261206_000001_drop_issued_documents::Migration),
-            Box::new(m20261207_000001_create_webhooks::Migration),
+            Box::new(m20261207_000001_create_console_sessions::Migration),
+            Box::new(m20261207_000002_create_webhooks::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! Each maps entity models to domain types by hand (`TryFrom`), translates database errors
 //! into `RepositoryError` variants at the call site, and never lets a model out of the crate.
 
+mod console;
 mod group_commit;
 mod inbox;
 mod jobs;
@@ -20,6 +21,7 @@ use fapiao_domain::{OrderId, OrderKey, SPappId};
 
 use crate::error::corrupt;
 
+pub use console::SeaOrmConsoleSessions;
 pub use group_commit::{GroupCommitInbox, MAX_BATCH as INBOX_MAX_BATCH};
 pub use inbox::SeaOrmEventInbox;
 pub use jobs::SeaOrmJobQueue;

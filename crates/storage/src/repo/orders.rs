@@ -10,8 +10,8 @@ use fapiao_domain::webhook::events_since;
 use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::db::Database;
@@ -52,6 +52,44 @@ impl SeaOrmOrderRepository {
 
 /// Rows strictly past `position` in the listing's order, (updated_at, s_pappid, order_id)
 /// ascending or descending: the keyset condition of a page after `position`.
+impl SeaOrmOrderRepository {
+    /// The `WHERE` of `filter`'s conditions (not its paging).
+    fn conditions(&self, filter: &OrderFilter) -> Condition {
+        let mut all = Condition::all();
+        if let Some(state) = filter.state {
+            all = all.add(invoice_order::Column::State.eq(state.code()));
+        }
+        if let Some(scenario) = filter.scenario {
+            all = all.add(invoice_order::Column::Scenario.eq(scenario.code()));
+        }
+        if let Some(before) = filter.updated_before {
+            all = all.add(invoice_order::Column::UpdatedAt.lt(before.millis()));
+        }
+        if let Some(after) = filter.updated_after {
+            all = all.add(invoice_order::Column::UpdatedAt.gt(after.millis()));
+        }
+        if let Some(seller) = &filter.seller {
+            all = all.add(invoice_order::Column::Seller.eq(seller.as_str()));
+        }
+        if let Some(from) = filter.created_from {
+            all = all.add(invoice_order::Column::CreatedAt.gte(from.millis()));
+        }
+        if let Some(before) = filter.created_before {
+            all = all.add(invoice_order::Column::CreatedAt.lt(before.millis()));
+        }
+        if let Some(text) = &filter.text {
+            // A plain substring, case-sensitive on both databases (SQLite's LIKE ignores ASCII
+            // case and both treat `%` and `_` as wildcards).
+            let sql = match self.db.db_backend() {
+                DbBackend::Postgres => "(strpos(order_id, $1) > 0 OR strpos(aggregate, $2) > 0)",
+                _ => "(instr(order_id, ?) > 0 OR instr(aggregate, ?) > 0)",
+            };
+            all = all.add(Expr::cust_with_values(sql, [text.clone(), text.clone()]));
+        }
+        all
+    }
+}
+
 fn past(position: &OrderPosition, ascending: bool) -> Condition {
     let at = position.updated_at.millis();
     let pappid = position.key.s_pappid.as_str();
@@ -416,19 +454,7 @@ impl OrderRepository for SeaOrmOrderRepository {
     }
 
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError> {
-        let mut select = invoice_order::Entity::find();
-        if let Some(state) = filter.state {
-            select = select.filter(invoice_order::Column::State.eq(state.code()));
-        }
-        if let Some(scenario) = filter.scenario {
-            select = select.filter(invoice_order::Column::Scenario.eq(scenario.code()));
-        }
-        if let Some(before) = filter.updated_before {
-            select = select.filter(invoice_order::Column::UpdatedAt.lt(before.millis()));
-        }
-        if let Some(after) = filter.updated_after {
-            select = select.filter(invoice_order::Column::UpdatedAt.gt(after.millis()));
-        }
+        let mut select = invoice_order::Entity::find().filter(self.conditions(filter));
         if let Some(after) = &filter.after {
             select = select.filter(past(after, filter.oldest_first));
         }
@@ -448,6 +474,14 @@ impl OrderRepository for SeaOrmOrderRepository {
             .into_iter()
             .map(Order::try_from)
             .collect()
+    }
+
+    async fn count(&self, filter: &OrderFilter) -> Result<u64, RepositoryError> {
+        invoice_order::Entity::find()
+            .filter(self.conditions(filter))
+            .count(self.db.conn())
+            .await
+            .map_err(repository_error)
     }
 
     async fn count_by_state(&self) -> Result<Vec<StateCount>, RepositoryError> {

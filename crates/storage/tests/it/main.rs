@@ -7,6 +7,7 @@
 
 mod harness;
 
+mod console;
 mod contract;
 mod inbox;
 mod jobs;

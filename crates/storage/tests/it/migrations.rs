@@ -9,8 +9,9 @@ on_both!(
     tables_exist_after_migration
 );
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 12] = [
     "card_templates",
+    "console_sessions",
     "event_inbox",
     "invoice_orders",
     "jobs",
@@ -35,7 +36,7 @@ async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
     );
     db.migrate().await.expect("first run applies everything");
     let applied = db.applied_migrations().await.expect("applied list");
-    assert_eq!(applied.len(), 11, "{applied:?}");
+    assert_eq!(applied.len(), 12, "{applied:?}");
     assert!(
         applied.windows(2).all(|w| w[0] < w[1]),
         "applied in order: {applied:?}"
@@ -43,7 +44,8 @@ async fn migrate_from_empty_then_again_is_a_no_op(kind: Kind) {
     assert!(applied[0].starts_with("m20261127_000001_create_invoice_orders"));
     assert!(applied[8].starts_with("m20261127_000009_create_sandbox_ledger"));
     assert!(applied[9].starts_with("m20261206_000001_drop_issued_documents"));
-    assert!(applied[10].starts_with("m20261207_000001_create_webhooks"));
+    assert!(applied[10].starts_with("m20261207_000001_create_console_sessions"));
+    assert!(applied[11].starts_with("m20261207_000002_create_webhooks"));
 
     db.migrate().await.expect("second run is a no-op");
     assert_eq!(

@@ -343,6 +343,7 @@ impl InvoiceService {
                 updated_after: None,
                 oldest_first: true,
                 after: cursor.clone(),
+                ..OrderFilter::default()
             };
             due.extend(self.ports.orders.list(&filter).await?);
         }

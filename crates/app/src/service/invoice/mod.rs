@@ -18,6 +18,7 @@ use fapiao_domain::ports::{
     Job, NewJob, OrderFilter, OrderPosition, PdfDocument, PendingJob, RepositoryError, SetupState,
     StateCount,
 };
+use fapiao_domain::weixin::ReimburseStatus;
 use tracing::info;
 
 use super::Ports;
@@ -222,6 +223,14 @@ impl InvoiceService {
         Ok(self.ports.orders.list(filter).await?)
     }
 
+    /// How many orders match `filter` (its limit and position aside).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn count(&self, filter: &OrderFilter) -> Result<u64, AppError> {
+        Ok(self.ports.orders.count(filter).await?)
+    }
+
     /// Orders per scenario and state.
     ///
     /// # Errors
@@ -308,6 +317,31 @@ impl InvoiceService {
         };
         let key = order.key().clone();
         Ok(self.save(&key, Change::new(input).on(order)).await?.order)
+    }
+
+    /// Sets the card's status at Weixin again (a job of its own), for an operator who sees the
+    /// buyer's card disagree with the order: the cancellation of a reversed order's card.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] when the order has no card status to set: it is not reversed, or
+    /// its card's code is not known yet.
+    pub async fn resend_card_status(&self, order_id: &OrderId) -> Result<Order, AppError> {
+        let order = self.order(order_id).await?;
+        let command = Command::UpdateCardStatus {
+            status: ReimburseStatus::Cancel,
+        };
+        if !order.accepts(&command) {
+            return Err(AppError::invalid(
+                "order_id",
+                format!(
+                    "order {order_id} has no card status to set: only a reversed order's card (with a known code) is set by fapiao, to cancelled"
+                ),
+            ));
+        }
+        let job = new_job(order.key(), command, self.ports.clock.now());
+        self.ports.jobs.enqueue(&job).await?;
+        info!(order_id = %order_id, "card status update enqueued by an operator");
+        Ok(order)
     }
 
     /// Fully reverses the order's invoice with a red invoice and cancels its card.

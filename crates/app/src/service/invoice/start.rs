@@ -292,6 +292,7 @@ impl InvoiceService {
                 updated_after: None,
                 oldest_first: true,
                 after: cursor,
+                ..OrderFilter::default()
             };
             let page = self.ports.orders.list(&filter).await?;
             let full = page.len() >= PAGE as usize;
