@@ -307,7 +307,9 @@ async fn wait_for_page_state(browser: &Browser, url: &str, state: &str) {
 
 pub async fn console_in_a_browser(db: Db) {
     let shots = screenshot_dir(db);
-    let app = spawn_app(db, "console").await;
+    // A webhook endpoint nobody listens on: the console's delivery log shows its retries.
+    let hooks = "[[webhooks]]\nname = \"erp\"\nurl = \"http://127.0.0.1:9/fapiao/events\"\nsecret = \"0123456789abcdef\"\n";
+    let app = spawn_app_with(db, "console", hooks).await;
     let issuer = app.running.sandbox_issuer.clone().unwrap();
     // One order delivered, one stopped for the operator (the drawer must log in first).
     start_and_authorize(&app, "CONSOLE-OK").await;
@@ -397,6 +399,10 @@ pub async fn console_in_a_browser(db: Db) {
         tokio::time::sleep(Duration::from_secs(3)).await;
     }
     browser.screenshot(shots.as_deref(), "order").await;
+
+    browser.goto(&format!("{base}/console/webhooks")).await;
+    assert!(browser.text("main").await.contains("order.created"));
+    browser.screenshot(shots.as_deref(), "webhooks").await;
 
     browser.goto(&format!("{base}/console/setup")).await;
     assert!(browser.text("table").await.contains("s_pappid"));

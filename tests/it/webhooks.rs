@@ -314,6 +314,127 @@ crate::on_both_databases!(
     super::every_event_in_order
 );
 
+/// `value` percent-encoded for a form body.
+fn form_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Signs in to the console, finds `order_id`'s first delivery in its webhook log, redelivers it
+/// through the confirming form; returns the event id the endpoint gets again.
+async fn console_redelivers(app: &TestApp, order_id: &str) -> String {
+    let signed_in = app
+        .http
+        .post(format!("{}/console/login", app.base))
+        .header("origin", app.base.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("api_key={}", form_value(KEY)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("fapiao_console="))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned();
+    let get = |path: String| {
+        let cookie = cookie.clone();
+        async move {
+            let page = app
+                .http
+                .get(format!("{}{path}", app.base))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status().as_u16(), 200, "{path}");
+            page.text().await.unwrap()
+        }
+    };
+    let log = get(format!(
+        "/console/webhooks?lang=en&status=delivered&order_id={order_id}"
+    ))
+    .await;
+    assert!(log.contains("order.created"), "{log}");
+    assert!(log.contains("card.delivered"), "{log}");
+    assert!(
+        log.contains(&format!("/console/orders/{order_id}")),
+        "{log}"
+    );
+    // The oldest delivery of the order is the last row; its id is in its redeliver link.
+    let link = log
+        .match_indices("/console/webhooks/")
+        .filter_map(|(i, _)| {
+            log[i + 18..]
+                .split_once("/redeliver")
+                .map(|(id, _)| id.to_owned())
+        })
+        .filter(|id| id.chars().all(|c| c.is_ascii_digit()))
+        .last()
+        .unwrap();
+    let (_, api_log) = app
+        .api(
+            "GET",
+            &format!("/v1/webhooks/deliveries?order_id={order_id}&limit=200"),
+            None,
+        )
+        .await;
+    let row = api_log["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"].to_string() == link)
+        .unwrap_or_else(|| panic!("{link} in {api_log}"))
+        .clone();
+    let confirm = get(format!("/console/webhooks/{link}/redeliver")).await;
+    let csrf = confirm
+        .split_once(r#"name="csrf" value=""#)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(token, _)| token.to_owned())
+        .unwrap();
+    // Without the token the post is refused and nothing is redelivered.
+    let refused = app
+        .http
+        .post(format!("{}/console/webhooks/{link}/redeliver", app.base))
+        .header("cookie", cookie.as_str())
+        .header("origin", app.base.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("csrf=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let done = app
+        .http
+        .post(format!("{}/console/webhooks/{link}/redeliver", app.base))
+        .header("cookie", cookie.as_str())
+        .header("origin", app.base.as_str())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", form_value(&csrf)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    assert_eq!(
+        done.headers()["location"].to_str().unwrap(),
+        format!("/console/webhooks?redelivered={link}")
+    );
+    row["event_id"].as_str().unwrap().to_owned()
+}
+
 async fn no_endpoint(db: Db) {
     let app = spawn_app(db, "webhooks_off").await;
     let (status, body) = app.api("GET", "/v1/webhooks/deliveries", None).await;

@@ -16,6 +16,7 @@ mod order;
 mod orders;
 pub mod session;
 mod setup;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -57,6 +58,8 @@ pub enum Nav {
     Orders,
     /// `/console/events`.
     Events,
+    /// `/console/webhooks`.
+    Webhooks,
     /// `/console/setup`.
     Setup,
 }
@@ -90,6 +93,11 @@ pub const NAV: &[NavItem] = &[
         label: Msg::NavEvents,
     },
     NavItem {
+        nav: Nav::Webhooks,
+        href: "/console/webhooks",
+        label: Msg::NavWebhooks,
+    },
+    NavItem {
         nav: Nav::Setup,
         href: "/console/setup",
         label: Msg::NavSetup,
@@ -111,6 +119,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/console/events/{event_id}/replay",
             get(events::confirm).post(events::replay),
+        )
+        .route("/console/webhooks", get(webhooks::page))
+        .route(
+            "/console/webhooks/{delivery_id}/redeliver",
+            get(webhooks::confirm).post(webhooks::redeliver),
         )
         .route("/console/setup", get(setup::page).post(setup::rerun))
         .route("/console/logout", post(session::logout))

@@ -131,7 +131,7 @@ pub async fn page(
     }
 }
 
-fn select(
+pub(super) fn select(
     name: &str,
     label: &str,
     any: &str,
