@@ -297,6 +297,19 @@ async fn every_event_in_order(db: Db) {
         (n == 2).then_some(())
     })
     .await;
+    // The console shows the same log and redelivers from it (CSRF-checked).
+    let console_id = console_redelivers(&app, &orders[2]).await;
+    app.poll("the event redelivered from the console", || async {
+        let n = receiver
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|g| g.id == console_id)
+            .count();
+        (n == 2).then_some(())
+    })
+    .await;
     let (status, _) = app
         .api("POST", "/v1/webhooks/deliveries/999999/redeliver", None)
         .await;
@@ -396,7 +409,7 @@ async fn console_redelivers(app: &TestApp, order_id: &str) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|d| d["id"].to_string() == link)
+        .find(|d| d["id"].as_i64().map(|id| id.to_string()) == Some(link.clone()))
         .unwrap_or_else(|| panic!("{link} in {api_log}"))
         .clone();
     let confirm = get(format!("/console/webhooks/{link}/redeliver")).await;
