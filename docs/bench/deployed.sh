@@ -8,15 +8,16 @@
 #
 # Environment: CONNECTIONS (default "1 16 64"), DURATION (seconds per run, default 8),
 # DATABASES (default "sqlite postgres"), PUSHES (pushes sealed per point, default 300000),
+# FAPIAO_BIN and BENCH_BIN (other builds of the two binaries, e.g. to compare before and after),
 # FAPIAO_BENCH_PG (default postgres://postgres@127.0.0.1:5432), PERF_AT (a connection count:
-# `perf record -g` the SQLite `fapiao serve` during that run, report in $work/perf-*.txt).
+# `perf record` the SQLite `fapiao serve` during that run, report in $work/perf-*.txt).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
 target="${CARGO_TARGET_DIR:-target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
-fapiao="$target/release/fapiao"
-bench="$target/release/fapiao-bench"
+fapiao="${FAPIAO_BIN:-$target/release/fapiao}"
+bench="${BENCH_BIN:-$target/release/fapiao-bench}"
 connections="${CONNECTIONS:-1 16 64}"
 duration="${DURATION:-8}"
 databases="${DATABASES:-sqlite postgres}"
@@ -86,14 +87,15 @@ run_fapiao() {
   sleep 1
   local perf_pid=""
   if [ "${PERF_AT:-}" = "$2" ] && [ "$1" = sqlite ]; then
-    perf record -F 999 -g -p "$pid" -o "$work/perf-$1-$2.data" >/dev/null 2>&1 &
+    perf record -F 499 -p "$pid" -o "$work/perf-$1-$2.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   result=$(drive "http://127.0.0.1:$port/weixin/callback" "$2")
   if [ -n "$perf_pid" ]; then
     kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true
-    perf report -i "$work/perf-$1-$2.data" --no-children --percent-limit 1 --stdio \
-      >"$work/perf-$1-$2.txt" 2>/dev/null || true
+    { perf report -i "$work/perf-$1-$2.data" --sort dso --stdio 2>/dev/null | grep -v '^#' | head -15
+      perf report -i "$work/perf-$1-$2.data" --sort sym --stdio 2>/dev/null | grep -v '^#' | head -40
+    } >"$work/perf-$1-$2.txt" || true
   fi
   # The service is stopped before counting, so every push it acknowledged is in the count.
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
