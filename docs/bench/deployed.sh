@@ -7,7 +7,8 @@
 # run-all.sh, or on its own after `cargo build --release -p fapiao -p fapiao-bench`.
 #
 # Environment: CONNECTIONS (default "1 16 64"), DURATION (seconds per run, default 8),
-# DATABASES (default "sqlite postgres"), PUSHES (pushes sealed per point, default 300000),
+# DATABASES (default "sqlite sqlite-normal postgres"; "sqlite-normal" runs fapiao's SQLite file with
+# `database.sqlite_synchronous = "normal"`, the Python receivers' durability), PUSHES (pushes sealed per point, default 300000),
 # FAPIAO_BIN and BENCH_BIN (other builds of the two binaries, e.g. to compare before and after),
 # FAPIAO_BENCH_PG (default postgres://postgres@127.0.0.1:5432), PERF_AT (a connection count:
 # `perf record` the SQLite `fapiao serve` during that run, report in $work/perf-*.txt).
@@ -20,7 +21,7 @@ fapiao="${FAPIAO_BIN:-$target/release/fapiao}"
 bench="${BENCH_BIN:-$target/release/fapiao-bench}"
 connections="${CONNECTIONS:-1 16 64}"
 duration="${DURATION:-8}"
-databases="${DATABASES:-sqlite postgres}"
+databases="${DATABASES:-sqlite sqlite-normal postgres}"
 count="${PUSHES:-300000}"
 pg="${FAPIAO_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 port=18080
@@ -79,6 +80,8 @@ run_fapiao() {
     export FAPIAO__SERVER__PUBLIC_BASE_URL="http://127.0.0.1:$port"
     export FAPIAO__SANDBOX__LISTEN="127.0.0.1:$((port + 1))"
     [ -n "$db_url" ] && export FAPIAO__DATABASE__URL="$db_url"
+    # sqlite-normal: the receivers' durability (a commit is synced at checkpoints only).
+    [ "$1" = sqlite-normal ] && export FAPIAO__DATABASE__SQLITE_SYNCHRONOUS=normal
     exec "$fapiao" serve >"$dir/fapiao.log" 2>&1
   ) &
   local pid=$!
@@ -106,7 +109,7 @@ run_fapiao() {
     rows=$(sqlite3 "$dir/data/fapiao.db" 'SELECT count(*) FROM event_inbox')
   fi
   processed=""
-  if [ "$1" = sqlite ]; then
+  if [ "$1" != postgres ]; then
     processed=$(sqlite3 "$dir/data/fapiao.db" 'SELECT count(*) FROM event_inbox WHERE attempts > 0 OR processed_at IS NOT NULL')
   fi
 }
