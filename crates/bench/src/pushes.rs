@@ -20,6 +20,9 @@ pub(crate) fn write(count: usize, out: &Path) -> anyhow::Result<()> {
         writeln!(file, "{}\t{}", push.query, push.body)?;
     }
     file.flush()?;
-    println!("pushes: {count} distinct sealed pushes written to {}", out.display());
+    println!(
+        "pushes: {count} distinct sealed pushes written to {}",
+        out.display()
+    );
     Ok(())
 }

@@ -66,7 +66,6 @@ impl SeaOrmEventInbox {
         txn: Option<&DatabaseTransaction>,
         events: &[(&WeixinEvent, Timestamp)],
     ) -> Result<Vec<RecordOutcome>, RepositoryError> {
-        let conn = txn;
         let mut outcomes = vec![RecordOutcome::Duplicate; events.len()];
         // The first occurrence of each key, by position in `events`.
         let mut first: HashMap<String, usize> = HashMap::with_capacity(events.len());
@@ -94,7 +93,6 @@ impl SeaOrmEventInbox {
         }
         // One order of keys for every batch: concurrent batches on PostgreSQL then wait for
         // each other's keys in the same order and never deadlock.
-        let mut rows = rows;
         rows.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let rows: Vec<[sea_orm::Value; 4]> = rows.into_iter().map(|(_, row)| row).collect();
         let record = |id: i64, key: String, outcomes: &mut [RecordOutcome]| {
@@ -107,7 +105,7 @@ impl SeaOrmEventInbox {
             }
             Ok::<_, RepositoryError>(())
         };
-        match conn {
+        match txn {
             Some(txn) => {
                 for chunk in rows.chunks(ROWS_PER_STATEMENT) {
                     for (id, key) in self.insert_rows(txn, chunk).await? {
