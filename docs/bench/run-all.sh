@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Runs every benchmark of docs/BENCHMARKS.md in one go, printing the figures.
+# docs/bench/deployed.sh (run from here) installs its Python receivers' dependencies into
+# ${CARGO_TARGET_DIR:-target}/bench-venv and needs wrk and sqlite3.
 # The wechatpy comparison runs when gunicorn and wechatpy are installed
 # (pip install wechatpy gunicorn); PostgreSQL figures use FAPIAO_BENCH_DATABASE_URL or
 # postgres://postgres@127.0.0.1:5432/test.
@@ -30,6 +32,9 @@ if command -v gunicorn >/dev/null && python3 -c 'import wechatpy' 2>/dev/null; t
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 fi
+# As deployed: `fapiao serve` in its own process (runner on) and `wrk` in another, beside the
+# wechatpy receivers (uvicorn and gunicorn) in the same run; one table, ratios per connection count.
+docs/bench/deployed.sh
 "$bench" pipeline --db sqlite
 "$bench" pipeline --db postgres
 "$bench" memory

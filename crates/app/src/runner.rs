@@ -47,6 +47,11 @@ impl Default for RunnerSettings {
     }
 }
 
+/// How long an idle runner woken by new work waits before it claims: a lone push is acknowledged
+/// at once either way (handling it is the runner's business), and a trickle of pushes is then
+/// claimed, and marked or released, in one commit rather than in one each.
+const GATHER: Duration = Duration::from_millis(5);
+
 /// Drives the pipeline.
 #[derive(Debug)]
 pub struct Runner {
@@ -195,7 +200,9 @@ impl Runner {
             if handled == 0 {
                 // A step that ends may have queued the next one: look again then too.
                 tokio::select! {
-                    _ = self.work.notified() => {}
+                    // Woken by a push (or an API call): the pushes arriving just after it are
+                    // claimed with it, and settled together, in one commit instead of one each.
+                    _ = self.work.notified() => tokio::time::sleep(GATHER).await,
                     Some(result) = set.join_next(), if !set.is_empty() => Self::reap(Some(result)),
                     _ = tokio::time::sleep(self.settings.idle_poll) => {}
                     _ = shutdown.changed() => {}

@@ -28,6 +28,7 @@ mod ingest;
 mod memory;
 mod pdf;
 mod pipeline;
+mod pushes;
 mod soak;
 mod support;
 mod taxcodes;
@@ -83,6 +84,15 @@ enum Command {
         /// configured with the same token, EncodingAESKey and appid); nothing is counted there.
         #[arg(long)]
         target: Option<String>,
+    },
+    /// Writes `count` distinct sealed safe-mode pushes (sandbox profile, orders not
+    /// registered) to `out`, one a line: query string, a tab, body; for `wrk` and
+    /// `docs/bench/pushes.lua`. Their timestamps are now: use them within five minutes.
+    Pushes {
+        #[arg(long, default_value_t = 200_000)]
+        count: usize,
+        #[arg(long)]
+        out: std::path::PathBuf,
     },
     /// The whole pipeline against the sandbox: authorization push → getauthdata → issue with
     /// PDF → setpdf → insert, for orders created through the merchant API.
@@ -221,6 +231,7 @@ fn main() -> anyhow::Result<()> {
             connections,
             target,
         )),
+        Command::Pushes { count, out } => pushes::write(count, &out),
         Command::Pipeline {
             db,
             orders,

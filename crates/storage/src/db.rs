@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
@@ -85,8 +85,17 @@ pub enum StorageError {
 #[derive(Clone)]
 pub struct Database {
     conn: DatabaseConnection,
+    /// Where writes go. On an SQLite file, a pool of its own with one connection: SQLite has
+    /// one writer, and writers that meet at its lock wait in its busy handler, which sleeps
+    /// whole milliseconds; queued here they take turns at once. Elsewhere a clone of `conn`.
+    writer: DatabaseConnection,
+    separate_writer: bool,
     backend: Backend,
 }
+
+/// How often a background task checkpoints an SQLite file's WAL into the database
+/// (`PRAGMA wal_checkpoint(PASSIVE)`), instead of the commit that crosses SQLite's threshold.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 impl fmt::Debug for Database {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -133,7 +142,7 @@ impl Database {
             .sqlx_logging(false);
         match backend {
             Backend::Sqlite => {
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let in_memory = is_in_memory(url);
                 // Each connection to a private in-memory database would see its own database.
                 let default_pool = if in_memory { 1 } else { 4 };
                 connect.max_connections(options.max_connections.unwrap_or(default_pool));
@@ -152,9 +161,12 @@ impl Database {
                     } else {
                         // WAL lets readers run beside the writer; FULL syncs the WAL at every
                         // commit, NORMAL only at checkpoints (see `SqliteSync`).
+                        // The WAL is checkpointed by a background task (`checkpoint`), not by
+                        // the commit that crosses a threshold: off the writer's path.
                         sqlite
                             .journal_mode(SqliteJournalMode::Wal)
                             .synchronous(synchronous)
+                            .pragma("wal_autocheckpoint", "0")
                     }
                 });
             }
@@ -165,10 +177,30 @@ impl Database {
                 }
             }
         }
+        let file = backend == Backend::Sqlite && !is_in_memory(url);
+        let writer_options = file.then(|| {
+            let mut writer = connect.clone();
+            writer.max_connections(1).min_connections(1);
+            writer
+        });
         let conn = sea_orm::Database::connect(connect)
             .await
             .map_err(|err| StorageError::Connect(Box::new(err)))?;
-        Ok(Database { conn, backend })
+        let writer = match writer_options {
+            Some(options) => sea_orm::Database::connect(options)
+                .await
+                .map_err(|err| StorageError::Connect(Box::new(err)))?,
+            None => conn.clone(),
+        };
+        if file {
+            tokio::spawn(checkpoint(conn.clone()));
+        }
+        Ok(Database {
+            conn,
+            writer,
+            separate_writer: file,
+            backend,
+        })
     }
 
     /// Applies the migrations not yet applied; running it again does nothing.
@@ -213,14 +245,27 @@ impl Database {
     /// # Errors
     /// [`StorageError::Connect`] when closing fails.
     pub async fn close(self) -> Result<(), StorageError> {
+        if self.separate_writer {
+            self.writer
+                .close()
+                .await
+                .map_err(|err| StorageError::Connect(Box::new(err)))?;
+        }
         self.conn
             .close()
             .await
             .map_err(|err| StorageError::Connect(Box::new(err)))
     }
 
+    /// The connections for reads.
     pub(crate) fn conn(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The connection for writes outside [`Database::begin_write`]: on an SQLite file the one
+    /// writer connection, so writes queue in the process rather than in SQLite's busy handler.
+    pub(crate) fn writer(&self) -> &DatabaseConnection {
+        &self.writer
     }
 
     pub(crate) fn db_backend(&self) -> DbBackend {
@@ -235,7 +280,7 @@ impl Database {
     pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         match self.backend {
             Backend::Sqlite => {
-                self.conn
+                self.writer
                     .begin_with_options(TransactionOptions {
                         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
                         ..TransactionOptions::default()
@@ -243,6 +288,31 @@ impl Database {
                     .await
             }
             Backend::Postgres => self.conn.begin().await,
+        }
+    }
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Checkpoints the WAL of an SQLite file every [`CHECKPOINT_EVERY`] on a reader connection,
+/// so the writer's commits never copy pages into the database themselves (`PASSIVE` waits for
+/// no one: frames a reader still needs are left for the next round). Ends when the pool is
+/// closed.
+async fn checkpoint(conn: DatabaseConnection) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(err) = conn
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            if matches!(err, DbErr::ConnectionAcquire(_)) && conn.ping().await.is_err() {
+                return;
+            }
+            tracing::debug!(error = %err, "WAL checkpoint failed; tried again shortly");
         }
     }
 }

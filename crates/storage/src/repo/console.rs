@@ -48,7 +48,7 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
             expires_at: Set(session.expires_at.millis()),
         };
         console_session::Entity::insert(model)
-            .exec_without_returning(self.db.conn())
+            .exec_without_returning(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())
@@ -69,7 +69,7 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
                 Expr::value(at.millis()),
             )
             .filter(console_session::Column::TokenHash.eq(token_hash))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())
@@ -77,7 +77,7 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
 
     async fn delete(&self, token_hash: &str) -> Result<(), RepositoryError> {
         console_session::Entity::delete_by_id(token_hash.to_owned())
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())
@@ -90,7 +90,7 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
                     .add(console_session::Column::ExpiresAt.lte(now.millis()))
                     .add(console_session::Column::LastSeenAt.lt(idle_before.millis())),
             )
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected)

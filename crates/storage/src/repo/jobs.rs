@@ -164,7 +164,7 @@ impl SeaOrmJobQueue {
             .filter(job::Column::Id.eq(id))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(lease_until.millis()))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await;
         if let Err(err) = res {
             tracing::warn!(job = id, error = %err, "undecodable job row not buried; retried after its lease");
@@ -183,7 +183,7 @@ impl SeaOrmJobQueue {
             .filter(job::Column::Status.eq(READY))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(job.lease_until.millis()))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         if res.rows_affected == 0 {
@@ -199,7 +199,7 @@ impl SeaOrmJobQueue {
 #[async_trait]
 impl JobQueue for SeaOrmJobQueue {
     async fn enqueue(&self, job: &NewJob) -> Result<JobId, RepositoryError> {
-        let ids = insert_jobs(self.db.conn(), std::slice::from_ref(job))
+        let ids = insert_jobs(self.db.writer(), std::slice::from_ref(job))
             .await
             .map_err(repository_error)?;
         ids.into_iter()
@@ -220,7 +220,7 @@ impl JobQueue for SeaOrmJobQueue {
         let stmt = claim_statement(self.db.db_backend(), worker, limit, now, lease_until);
         let mut models = job::Entity::find()
             .from_raw_sql(stmt)
-            .all(self.db.conn())
+            .all(self.db.writer())
             .await
             .map_err(repository_error)?;
         // RETURNING gives no order; hand jobs out oldest due first.
@@ -244,7 +244,7 @@ impl JobQueue for SeaOrmJobQueue {
             .filter(job::Column::Status.eq(READY))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(job.lease_until.millis()))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         if res.rows_affected == 0 {

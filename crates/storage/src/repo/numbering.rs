@@ -47,7 +47,7 @@ impl InvoiceNumbering for SeaOrmInvoiceNumbering {
                     )
                     .to_owned(),
             )
-            .exec_with_returning(self.db.conn())
+            .exec_with_returning(self.db.writer())
             .await
             .map_err(repository_error)?;
         u64::try_from(model.last_value)

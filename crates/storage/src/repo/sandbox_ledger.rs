@@ -84,7 +84,7 @@ impl SeaOrmSandboxLedgerStore {
             updated_at: Set(now),
         };
         sandbox_ledger::Entity::insert(model)
-            .exec_without_returning(self.db.conn())
+            .exec_without_returning(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())
@@ -111,7 +111,7 @@ impl SeaOrmSandboxLedgerStore {
                 Expr::value(wall_clock_millis()),
             )
             .filter(sandbox_ledger::Column::IdemKey.eq(key))
-            .exec_with_returning(self.db.conn())
+            .exec_with_returning(self.db.writer())
             .await
             .map_err(repository_error)?;
         // The key is the primary key, so at most one row matched.

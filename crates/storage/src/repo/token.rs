@@ -35,7 +35,7 @@ impl SeaOrmTokenCache {
     /// As for the `TokenCache` port.
     pub async fn clear(&self) -> Result<u64, RepositoryError> {
         let res = token_cache::Entity::delete_many()
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected)
@@ -49,7 +49,7 @@ impl SeaOrmTokenCache {
     pub async fn clear_prefix(&self, prefix: &str) -> Result<u64, RepositoryError> {
         let res = token_cache::Entity::delete_many()
             .filter(token_cache::Column::CacheKey.starts_with(prefix))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected)
@@ -92,7 +92,7 @@ impl TokenCache for SeaOrmTokenCache {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(self.db.conn())
+            .exec_without_returning(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())
@@ -128,7 +128,7 @@ impl TokenCache for SeaOrmTokenCache {
         );
         let row = self
             .db
-            .conn()
+            .writer()
             .query_one_raw(stmt)
             .await
             .map_err(repository_error)?;
@@ -147,7 +147,7 @@ impl TokenCache for SeaOrmTokenCache {
             )
             .filter(token_cache::Column::CacheKey.eq(key))
             .filter(token_cache::Column::RefreshHolder.eq(holder))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(())

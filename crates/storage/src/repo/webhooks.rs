@@ -215,7 +215,7 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
         let stmt = claim_statement(self.db.db_backend(), worker, limit, now, lease_until);
         let mut models = webhook_delivery::Entity::find()
             .from_raw_sql(stmt)
-            .all(self.db.conn())
+            .all(self.db.writer())
             .await
             .map_err(repository_error)?;
         if models.is_empty() {
@@ -314,7 +314,7 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
             .filter(webhook_delivery::Column::Status.eq(PENDING))
             .filter(webhook_delivery::Column::LeaseOwner.eq(worker))
             .filter(webhook_delivery::Column::LeaseUntil.eq(delivery.lease_until.millis()))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         if res.rows_affected == 0 {
@@ -374,7 +374,7 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
                 Expr::value(Option::<i64>::None),
             )
             .filter(webhook_delivery::Column::Id.eq(id))
-            .exec(self.db.conn())
+            .exec(self.db.writer())
             .await
             .map_err(repository_error)?;
         Ok(res.rows_affected > 0)

@@ -14,6 +14,7 @@ on_both!(
     purge_removes_only_old_processed_events,
     a_batch_records_each_key_once_in_order,
     group_commit_stores_concurrent_pushes_exactly_once,
+    group_commit_settles_and_claims_beside_pushes,
     an_undecodable_event_is_set_aside_and_the_others_claimed,
 );
 
@@ -383,4 +384,80 @@ async fn an_undecodable_event_is_set_aside_and_the_others_claimed(kind: Kind) {
         later.iter().map(|i| i.id).collect::<Vec<_>>(),
         [ids[0], ids[2]]
     );
+}
+
+async fn group_commit_settles_and_claims_beside_pushes(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = Arc::new(GroupCommitInbox::spawn(SeaOrmEventInbox::new(
+        test_db.db.clone(),
+    )));
+    for n in 0..100 {
+        inbox
+            .record(&event(&format!("s-{n}")), at(n))
+            .await
+            .expect("record");
+    }
+    let items = inbox
+        .claim("w", 100, at(1_000), at(60_000))
+        .await
+        .expect("claim");
+    assert_eq!(items.len(), 100);
+    // Settlements, new pushes and a claim all at once: they share batches, and each call is
+    // answered as it would be alone.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let (inbox, id) = (inbox.clone(), item.id);
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                inbox.mark_processed(id, None).await
+            } else {
+                inbox.release(id, at(2_000), "order not registered").await
+            }
+        });
+    }
+    for n in 0..100 {
+        let inbox = inbox.clone();
+        tasks.spawn(async move {
+            let outcome = inbox.record(&event(&format!("t-{n}")), at(1_500)).await?;
+            assert!(matches!(outcome, RecordOutcome::Recorded(_)), "{outcome:?}");
+            Ok(())
+        });
+    }
+    let early = {
+        let inbox = inbox.clone();
+        tokio::spawn(async move { inbox.claim("w2", 500, at(1_600), at(61_600)).await })
+    };
+    while let Some(result) = tasks.join_next().await {
+        result.expect("task").expect("every call answered Ok");
+    }
+    // What the early claim took is the new pushes it saw; none of the 100 settled ones, which
+    // were leased to `w` until then.
+    let early = early.await.expect("task").expect("claim");
+    assert!(
+        early
+            .iter()
+            .all(|item| !items.iter().any(|i| i.id == item.id))
+    );
+    // The released half comes back at its time with one attempt counted; the processed half
+    // never does; the new pushes are there too (the early claim's lease has run out).
+    let later = inbox
+        .claim("w3", 500, at(70_000), at(130_000))
+        .await
+        .expect("claim");
+    let released: Vec<_> = later
+        .iter()
+        .filter(|item| items.iter().any(|i| i.id == item.id))
+        .collect();
+    assert_eq!(released.len(), 50);
+    assert!(released.iter().all(|item| item.attempts == 1));
+    assert_eq!(later.len() - released.len(), 100);
+    // A processed push cannot be released; an unknown one cannot be marked.
+    assert!(matches!(
+        inbox.release(items[0].id, at(80_000), "late").await,
+        Err(RepositoryError::NotFound(_))
+    ));
+    assert!(matches!(
+        inbox.mark_processed(-1, None).await,
+        Err(RepositoryError::NotFound(_))
+    ));
 }

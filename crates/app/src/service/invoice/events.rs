@@ -10,7 +10,7 @@ use fapiao_domain::ports::{
     InboxItem, InboxStatus, OrderFilter, OrderPosition, RecordOutcome, SetAsideEvent,
 };
 use fapiao_domain::weixin::{AuthOutcome, AuthStatus, WeixinEvent};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{Change, InvoiceService};
 use crate::error::AppError;
@@ -222,7 +222,18 @@ impl InvoiceService {
                     .settings
                     .retry
                     .backoff_millis(item.attempts, item.id.unsigned_abs());
-                info!(event = item.id, note = %note, after_millis = delay, "push kept until its order is registered");
+                // Said once per push; its retries are at debug level (a burst of early pushes
+                // would otherwise log each of them up to 30 times).
+                if item.attempts == 0 {
+                    info!(event = item.id, note = %note, after_millis = delay, "push kept until its order is registered");
+                } else {
+                    debug!(
+                        event = item.id,
+                        attempts = item.attempts,
+                        after_millis = delay,
+                        "push still waiting for its order"
+                    );
+                }
                 let now = self.ports.clock.now();
                 self.ports
                     .inbox

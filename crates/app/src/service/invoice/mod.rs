@@ -45,7 +45,15 @@ pub struct InvoiceService {
     settings: Arc<Settings>,
     /// Where the next reconciliation round starts (the last round's newest order).
     reconcile_cursor: Arc<std::sync::Mutex<Option<OrderPosition>>>,
+    /// The platform id as last read from the setup state, and when: every push without an
+    /// `SPappId` needs it, so it is read at most every [`PLATFORM_ID_TTL`].
+    platform_id: Arc<std::sync::Mutex<Option<(SPappId, std::time::Instant)>>>,
 }
+
+/// How long a platform id read from the setup state is used before it is read again. A push
+/// handled meanwhile under an id that `fapiao setup` just changed finds no order and is kept
+/// and tried again (`EventOutcome::Early`), so a stale id only delays it.
+const PLATFORM_ID_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One change to an order: an input and what the save rides on.
 struct Change<'a> {
@@ -101,6 +109,7 @@ impl InvoiceService {
             ports,
             settings: Arc::new(settings),
             reconcile_cursor: Arc::default(),
+            platform_id: Arc::default(),
         }
     }
 
@@ -121,9 +130,19 @@ impl InvoiceService {
     }
 
     async fn platform_id(&self) -> Result<SPappId, AppError> {
-        self.setup_state().await?.s_pappid.ok_or_else(|| {
+        if let Ok(cached) = self.platform_id.lock()
+            && let Some((id, read_at)) = cached.as_ref()
+            && read_at.elapsed() < PLATFORM_ID_TTL
+        {
+            return Ok(id.clone());
+        }
+        let id = self.setup_state().await?.s_pappid.ok_or_else(|| {
             AppError::SetupIncomplete("s_pappid is unknown: run setup (seturl)".into())
-        })
+        })?;
+        if let Ok(mut cached) = self.platform_id.lock() {
+            *cached = Some((id.clone(), std::time::Instant::now()));
+        }
+        Ok(id)
     }
 
     async fn reload(&self, key: &OrderKey) -> Result<Order, AppError> {
