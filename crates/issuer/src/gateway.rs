@@ -377,7 +377,7 @@ impl HttpGatewayIssuer {
             IssueError::NotSent(format!("gateway {}: no random nonce ({e})", call.name()))
         })?;
         let message = canonical(method.as_str(), path, &timestamp, &nonce, &body);
-        let signature = hex(&hmac_sha256(self.secret(), &message));
+        let signature = hex::encode(hmac_sha256(self.secret(), &message));
         let accept = match call {
             Call::FetchPdf => "application/pdf",
             Call::Issue | Call::Query | Call::Reverse => "application/json",
@@ -658,7 +658,7 @@ fn canonical(
     nonce: &str,
     body: &[u8],
 ) -> String {
-    let body_hash = hex(&Sha256::digest(body));
+    let body_hash = hex::encode(Sha256::digest(body));
     format!("v1\n{method_or_status}\n{path}\n{timestamp}\n{nonce}\n{body_hash}")
 }
 
@@ -672,41 +672,21 @@ fn hmac_sha256(secret: &[u8], message: &str) -> [u8; 32] {
 fn new_nonce() -> Result<String, getrandom::Error> {
     let mut bytes = [0_u8; 16];
     getrandom::fill(&mut bytes)?;
-    Ok(hex(&bytes))
+    Ok(hex::encode(bytes))
 }
 
 fn valid_nonce(nonce: &str) -> bool {
     (16..=64).contains(&nonce.len()) && nonce.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(HEX_DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
-}
-
 /// 64 lower-case hex digits as 32 bytes.
 fn unhex32(text: &str) -> Option<[u8; 32]> {
-    let digit = |c: u8| {
-        HEX_DIGITS
-            .iter()
-            .position(|&d| d == c)
-            .and_then(|v| u8::try_from(v).ok())
-    };
-    let text = text.as_bytes();
-    if text.len() != 64 {
+    // Lower case only, as the contract writes them (the crate would take upper case too).
+    if text.bytes().any(|c| c.is_ascii_uppercase()) {
         return None;
     }
     let mut bytes = [0_u8; 32];
-    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
-    }
+    hex::decode_to_slice(text, &mut bytes).ok()?;
     Some(bytes)
 }
 

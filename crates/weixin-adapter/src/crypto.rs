@@ -65,7 +65,7 @@ pub fn sorted_sha1(parts: &[&str]) -> String {
     for part in sorted {
         hasher.update(part.as_bytes());
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The URL `signature` of a push or of the verification GET: over token, timestamp and nonce.
@@ -84,16 +84,6 @@ pub fn msg_signature(token: &str, timestamp: &str, nonce: &str, encrypt: &str) -
 pub fn signature_matches(expected: &str, received: &str) -> bool {
     let received = received.to_ascii_lowercase();
     expected.as_bytes().ct_eq(received.as_bytes()).into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }
 
 /// The 32-byte AES key behind an EncodingAESKey. Never printed, zeroed on drop.

@@ -146,7 +146,7 @@ fn v3_signature_and_decrypt() {
 fn invoice_event_vector_of_reference_8_4_both_directions() {
     let key = inv_key();
     assert_eq!(
-        hex(key.bytes()),
+        hex::encode(key.bytes()),
         "69b71d79f8218a39259a7a29aabb2dbafc31cb3d35db7e39ebbf3d0010831051"
     );
     assert_eq!(INV_PLAIN.len(), 438);

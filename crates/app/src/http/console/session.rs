@@ -112,14 +112,9 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, value)| value.trim())
 }
 
-/// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The stored form of a session token.
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// 32 random bytes from the operating system, as 64 hex characters.
@@ -127,7 +122,7 @@ fn random_token() -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| AppError::Unavailable(format!("no randomness for a session token: {e}")))?;
-    Ok(hex(&bytes))
+    Ok(hex::encode(bytes))
 }
 
 /// Whether `token` looks like one this service hands out (64 lowercase hex characters).
