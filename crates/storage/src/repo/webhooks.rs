@@ -212,6 +212,22 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        // A read first, as in `fan_out`: the delivery loop polls every few hundred
+        // milliseconds, and an idle outbox must not queue a write on SQLite's one writer.
+        let due = webhook_delivery::Entity::find()
+            .filter(webhook_delivery::Column::Status.eq(PENDING))
+            .filter(webhook_delivery::Column::NextAttemptAt.lte(now.millis()))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(webhook_delivery::Column::LeaseUntil.is_null())
+                    .add(webhook_delivery::Column::LeaseUntil.lte(now.millis())),
+            )
+            .one(self.db.conn())
+            .await
+            .map_err(repository_error)?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let stmt = claim_statement(self.db.db_backend(), worker, limit, now, lease_until);
         let mut models = webhook_delivery::Entity::find()
             .from_raw_sql(stmt)
