@@ -124,6 +124,42 @@ fn ignore_not_inserted(res: Result<u64, DbErr>) -> Result<(), DbErr> {
     }
 }
 
+impl SeaOrmWebhookOutbox {
+    /// Marks the claimed delivery `id` failed with why it does not decode; a failure here is
+    /// only logged (the lease ends and the next claim tries again).
+    async fn give_up_undecodable(
+        &self,
+        id: i64,
+        worker: &str,
+        lease_until: Timestamp,
+        err: &RepositoryError,
+    ) {
+        tracing::error!(delivery = id, error = %err, "webhook delivery given up: it does not decode");
+        let res = webhook_delivery::Entity::update_many()
+            .col_expr(webhook_delivery::Column::Status, Expr::value(FAILED))
+            .col_expr(
+                webhook_delivery::Column::LastError,
+                Expr::value(Some(format!("undecodable delivery row: {err}"))),
+            )
+            .col_expr(
+                webhook_delivery::Column::LeaseOwner,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                webhook_delivery::Column::LeaseUntil,
+                Expr::value(Option::<i64>::None),
+            )
+            .filter(webhook_delivery::Column::Id.eq(id))
+            .filter(webhook_delivery::Column::LeaseOwner.eq(worker))
+            .filter(webhook_delivery::Column::LeaseUntil.eq(lease_until.millis()))
+            .exec(self.db.writer())
+            .await;
+        if let Err(e) = res {
+            tracing::error!(delivery = id, error = %e, "giving up an undecodable webhook delivery failed");
+        }
+    }
+}
+
 #[async_trait]
 impl WebhookOutbox for SeaOrmWebhookOutbox {
     async fn fan_out(
@@ -148,13 +184,11 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
         }
         let mut rows = Vec::new();
         for event in &events {
-            // An event whose type is unknown to this version is delivered to `*` endpoints only.
+            // An event of a type this version does not know (written by a newer one) gets no
+            // delivery: this version could not hand it out.
             let known = EventType::parse(&event.event_type);
             for sub in subscriptions {
-                if known.is_some_and(|t| sub.events.includes(t))
-                    || (known.is_none()
-                        && sub.events == fapiao_domain::webhook::EventSelection::All)
-                {
+                if known.is_some_and(|t| sub.events.includes(t)) {
                     rows.push(webhook_delivery::ActiveModel {
                         id: sea_orm::ActiveValue::NotSet,
                         endpoint: Set(sub.endpoint.clone()),
@@ -247,27 +281,38 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
             .into_iter()
             .map(|e| (e.id, e))
             .collect();
-        models
-            .into_iter()
-            .map(|m| {
-                let event = events
-                    .get(&m.event_id)
-                    .ok_or_else(|| corrupt("webhook_deliveries.event_id", m.event_id))?;
-                Ok(Delivery {
-                    id: m.id,
-                    event_id: m.event_id,
-                    event_type: event_type(&m.event_type)?,
-                    key: order_key(&m.s_pappid, &m.order_id)?,
-                    sequence: sequence(m.seq)?,
-                    data: event.data.clone(),
-                    occurred_at: Timestamp::from_millis(event.occurred_at),
-                    attempts: to_u32("webhook_deliveries.attempts", m.attempts)?,
-                    created_at: Timestamp::from_millis(m.created_at),
-                    lease_until,
-                    endpoint: m.endpoint,
-                })
-            })
-            .collect()
+        let mut deliveries = Vec::with_capacity(models.len());
+        for m in models {
+            let id = m.id;
+            let decoded = events
+                .get(&m.event_id)
+                .ok_or_else(|| corrupt("webhook_deliveries.event_id", m.event_id))
+                .and_then(|event| {
+                    Ok(Delivery {
+                        id: m.id,
+                        event_id: m.event_id,
+                        event_type: event_type(&m.event_type)?,
+                        key: order_key(&m.s_pappid, &m.order_id)?,
+                        sequence: sequence(m.seq)?,
+                        data: event.data.clone(),
+                        occurred_at: Timestamp::from_millis(event.occurred_at),
+                        attempts: to_u32("webhook_deliveries.attempts", m.attempts)?,
+                        created_at: Timestamp::from_millis(m.created_at),
+                        lease_until,
+                        endpoint: m.endpoint,
+                    })
+                });
+            match decoded {
+                Ok(delivery) => deliveries.push(delivery),
+                // One row that no longer decodes must not hold back the others (nor its
+                // order's later events): it is given up with the reason, under this claim.
+                Err(err) => {
+                    self.give_up_undecodable(id, worker, lease_until, &err)
+                        .await
+                }
+            }
+        }
+        Ok(deliveries)
     }
 
     async fn record(

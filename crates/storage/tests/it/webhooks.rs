@@ -16,6 +16,7 @@ use crate::on_both;
 on_both!(
     events_are_written_with_their_change_and_only_with_it,
     deliveries_go_out_in_order_per_endpoint_and_order,
+    an_undecodable_delivery_is_given_up_and_holds_nothing_back,
 );
 
 fn subs() -> Vec<Subscription> {
@@ -328,4 +329,38 @@ async fn deliveries_go_out_in_order_per_endpoint_and_order(kind: Kind) {
         .unwrap();
     assert_eq!(left.len(), 5);
     assert!(left.iter().all(|d| d.status == DeliveryStatus::Pending));
+}
+
+async fn an_undecodable_delivery_is_given_up_and_holds_nothing_back(kind: Kind) {
+    let t = TestDb::new(kind).await;
+    let repo = SeaOrmOrderRepository::new(t.db.clone()).with_webhook_outbox(true);
+    let outbox = SeaOrmWebhookOutbox::new(t.db.clone());
+    stored_order(&repo, "C").await;
+    assert_eq!(
+        outbox.fan_out(&subs()[..1], at(5_000), 100).await.unwrap(),
+        3
+    );
+    // The first delivery's type is one this version does not know (a newer one wrote it).
+    t.execute("UPDATE webhook_deliveries SET event_type = 'order.vanished' WHERE seq = 1")
+        .await;
+    let claimed = outbox
+        .claim("w1", 100, at(5_000), at(65_000))
+        .await
+        .unwrap();
+    assert!(claimed.is_empty(), "{claimed:?}");
+    let rows = t
+        .strings(
+            "SELECT status, last_error FROM webhook_deliveries WHERE seq = 1",
+            2,
+        )
+        .await;
+    assert_eq!(rows[0][0], "failed");
+    assert!(rows[0][1].contains("order.vanished"), "{rows:?}");
+    // Given up, it no longer holds the order's next event back.
+    let next = outbox
+        .claim("w1", 100, at(5_000), at(65_000))
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1);
+    assert_eq!((next[0].key.order_id.as_str(), next[0].sequence), ("C", 2));
 }
