@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -15,6 +14,9 @@ use crate::migration::Migrator;
 
 #[cfg(test)]
 mod tests;
+mod write;
+
+pub use write::WriteTxn;
 
 /// Which database a [`Database`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,9 @@ pub struct Database {
     /// whole milliseconds; queued here they take turns at once. Elsewhere a clone of `conn`.
     writer: DatabaseConnection,
     separate_writer: bool,
+    /// On SQLite, the group writer that owns `writer` (see [`write`]).
+    group: Option<write::Requests>,
+    busy_timeout: Duration,
     backend: Backend,
 }
 
@@ -195,10 +200,13 @@ impl Database {
         if file {
             tokio::spawn(checkpoint(conn.clone()));
         }
+        let group = (backend == Backend::Sqlite).then(|| write::spawn_group_writer(writer.clone()));
         Ok(Database {
             conn,
             writer,
             separate_writer: file,
+            group,
+            busy_timeout: options.busy_timeout,
             backend,
         })
     }
@@ -262,32 +270,21 @@ impl Database {
         &self.conn
     }
 
-    /// The connection for writes outside [`Database::begin_write`]: on an SQLite file the one
-    /// writer connection, so writes queue in the process rather than in SQLite's busy handler.
-    pub(crate) fn writer(&self) -> &DatabaseConnection {
-        &self.writer
-    }
-
     pub(crate) fn db_backend(&self) -> DbBackend {
         self.conn.get_database_backend()
     }
 
-    /// Starts a transaction that will write.
+    /// Starts a transaction that will write; every write goes through one.
     ///
-    /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up front (waiting up to the
-    /// busy timeout), so a transaction that reads before it writes can never fail with
-    /// `SQLITE_BUSY` when upgrading its lock.
-    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
-        match self.backend {
-            Backend::Sqlite => {
-                self.writer
-                    .begin_with_options(TransactionOptions {
-                        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                        ..TransactionOptions::default()
-                    })
-                    .await
-            }
-            Backend::Postgres => self.conn.begin().await,
+    /// On SQLite it is a unit of a group commit (see [`WriteTxn`] and the `write` module): the
+    /// writes of the whole process take turns on one writer connection, in one `BEGIN
+    /// IMMEDIATE` transaction per group (so one that reads before it writes never fails with
+    /// `SQLITE_BUSY` when upgrading its lock), and share its commit. Waits for its turn up to
+    /// the busy timeout. On PostgreSQL a plain transaction from the pool.
+    pub(crate) async fn begin_write(&self) -> Result<WriteTxn, DbErr> {
+        match &self.group {
+            Some(requests) => WriteTxn::grouped(requests, self.busy_timeout).await,
+            None => Ok(WriteTxn::plain(self.conn.begin().await?)),
         }
     }
 }

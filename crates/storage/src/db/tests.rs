@@ -35,3 +35,115 @@ async fn an_sqlite_file_syncs_every_commit_unless_told_otherwise() {
         .expect("connect");
     assert_eq!(synchronous(&faster).await, 1, "NORMAL when asked");
 }
+
+/// Rows of the scratch table `t`, in key order.
+async fn keys(db: &Database) -> Vec<i64> {
+    db.conn()
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT k FROM t ORDER BY k",
+        ))
+        .await
+        .expect("select")
+        .iter()
+        .map(|row| row.try_get_by_index(0).expect("an integer"))
+        .collect()
+}
+
+async fn insert(txn: &WriteTxn, k: i64) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "INSERT INTO t (k) VALUES (?)",
+        [k.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Many concurrent write transactions share group commits on SQLite, and each one's outcome
+/// is its own: a unit that fails midway, or is dropped, leaves nothing behind (its savepoint
+/// is rolled back) and takes nothing from the others; a unit whose commit returned is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_share_a_commit_and_fail_alone() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("group.db").display());
+    let db = Database::connect(&url).await.expect("connect");
+    let setup = db.begin_write().await.expect("begin");
+    setup
+        .execute_unprepared("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+        .await
+        .expect("create");
+    insert(&setup, 0)
+        .await
+        .expect("the row every duplicate meets");
+    setup.commit().await.expect("commit");
+
+    let units = 300_i64;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(
+        usize::try_from(units).unwrap_or(1),
+    ));
+    let mut tasks = Vec::new();
+    for i in 1..=units {
+        let (db, start) = (db.clone(), start.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            let txn = db.begin_write().await?;
+            insert(&txn, i).await?;
+            match i % 5 {
+                // Fails midway: its first row must go too.
+                0 => {
+                    insert(&txn, 0).await?;
+                    Ok(false)
+                }
+                // Dropped without a commit.
+                1 => Ok(false),
+                _ => txn.commit().await.map(|()| true),
+            }
+        }));
+    }
+    let mut expected = vec![0];
+    for (i, task) in (1..=units).zip(tasks) {
+        let outcome: Result<bool, DbErr> = task.await.expect("task");
+        match i % 5 {
+            0 => assert!(
+                outcome.is_err(),
+                "unit {i} inserted a duplicate: {outcome:?}"
+            ),
+            1 => assert!(matches!(outcome, Ok(false)), "unit {i}: {outcome:?}"),
+            _ => {
+                assert!(matches!(outcome, Ok(true)), "unit {i}: {outcome:?}");
+                expected.push(i);
+            }
+        }
+    }
+    assert_eq!(keys(&db).await, expected);
+
+    // A committed unit is durable: a fresh connection to the file sees it.
+    drop(db);
+    let again = Database::connect(&url).await.expect("reconnect");
+    assert_eq!(keys(&again).await, expected);
+}
+
+/// A writer that waits longer than the busy timeout for its turn gets a timeout, not a hang.
+#[tokio::test]
+async fn a_write_waiting_past_the_busy_timeout_fails() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("busy.db").display());
+    let options = DatabaseOptions {
+        busy_timeout: std::time::Duration::from_millis(200),
+        ..DatabaseOptions::default()
+    };
+    let db = Database::connect_with(&url, &options)
+        .await
+        .expect("connect");
+    let holder = db.begin_write().await.expect("first");
+    let waiting = db.begin_write().await;
+    assert!(
+        matches!(waiting, Err(DbErr::ConnectionAcquire(_))),
+        "{waiting:?}"
+    );
+    holder.commit().await.expect("the holder still commits");
+    db.begin_write()
+        .await
+        .expect("and the next one gets its turn");
+}

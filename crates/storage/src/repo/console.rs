@@ -47,11 +47,12 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
             last_seen_at: Set(session.last_seen_at.millis()),
             expires_at: Set(session.expires_at.millis()),
         };
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         console_session::Entity::insert(model)
-            .exec_without_returning(self.db.writer())
+            .exec_without_returning(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 
     async fn get(&self, token_hash: &str) -> Result<Option<ConsoleSession>, RepositoryError> {
@@ -63,36 +64,40 @@ impl ConsoleSessions for SeaOrmConsoleSessions {
     }
 
     async fn touch(&self, token_hash: &str, at: Timestamp) -> Result<(), RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         console_session::Entity::update_many()
             .col_expr(
                 console_session::Column::LastSeenAt,
                 Expr::value(at.millis()),
             )
             .filter(console_session::Column::TokenHash.eq(token_hash))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 
     async fn delete(&self, token_hash: &str) -> Result<(), RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         console_session::Entity::delete_by_id(token_hash.to_owned())
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 
     async fn purge(&self, now: Timestamp, idle_before: Timestamp) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = console_session::Entity::delete_many()
             .filter(
                 Condition::any()
                     .add(console_session::Column::ExpiresAt.lte(now.millis()))
                     .add(console_session::Column::LastSeenAt.lt(idle_before.millis())),
             )
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(res.rows_affected)
     }
 }

@@ -10,11 +10,11 @@ use fapiao_domain::ports::{
 use fapiao_domain::weixin::WeixinEvent;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 
-use crate::db::Database;
+use crate::db::{Database, WriteTxn};
 use crate::entity::inbox_event;
 use crate::error::{corrupt, repository_error};
 
@@ -63,7 +63,7 @@ impl SeaOrmEventInbox {
     /// transaction), else on its own.
     pub(crate) async fn record_on(
         &self,
-        txn: Option<&DatabaseTransaction>,
+        txn: Option<&WriteTxn>,
         events: &[(&WeixinEvent, Timestamp)],
     ) -> Result<Vec<RecordOutcome>, RepositoryError> {
         let mut outcomes = vec![RecordOutcome::Duplicate; events.len()];
@@ -111,12 +111,6 @@ impl SeaOrmEventInbox {
                     for (id, key) in self.insert_rows(txn, chunk).await? {
                         record(id, key, &mut outcomes)?;
                     }
-                }
-            }
-            None if rows.len() <= ROWS_PER_STATEMENT => {
-                // One statement is atomic by itself: no transaction round trips on the hot path.
-                for (id, key) in self.insert_rows(self.db.writer(), &rows).await? {
-                    record(id, key, &mut outcomes)?;
                 }
             }
             None => {
@@ -473,17 +467,21 @@ impl EventInbox for SeaOrmEventInbox {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Vec<InboxItem>, RepositoryError> {
-        self.claim_on(self.db.writer(), worker, limit, now, lease_until)
-            .await
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let items = self.claim_on(&txn, worker, limit, now, lease_until).await?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(items)
     }
 
     async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = inbox_event::Entity::delete_many()
             .filter(inbox_event::Column::ProcessedAt.is_not_null())
             .filter(inbox_event::Column::ReceivedAt.lt(before.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(res.rows_affected)
     }
 
@@ -554,9 +552,13 @@ impl EventInbox for SeaOrmEventInbox {
 
 impl SeaOrmEventInbox {
     async fn settle_one(&self, settle: Settle) -> Result<(), RepositoryError> {
-        self.settle_on(self.db.writer(), std::slice::from_ref(&settle))
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let settled = self
+            .settle_on(&txn, std::slice::from_ref(&settle))
             .await?
             .pop()
-            .unwrap_or(Ok(()))
+            .unwrap_or(Ok(()));
+        txn.commit().await.map_err(repository_error)?;
+        settled
     }
 }

@@ -155,6 +155,13 @@ impl SeaOrmJobQueue {
     ) {
         let reason = format!("undecodable job row: {err}");
         tracing::error!(job = id, error = %err, "job row buried: it does not decode");
+        let txn = match self.db.begin_write().await {
+            Ok(txn) => txn,
+            Err(err) => {
+                tracing::warn!(job = id, error = %err, "undecodable job row not buried; retried after its lease");
+                return;
+            }
+        };
         let res = job::Entity::update_many()
             .col_expr(job::Column::Status, Expr::value(DEAD))
             .col_expr(job::Column::LastError, Expr::value(reason))
@@ -164,8 +171,12 @@ impl SeaOrmJobQueue {
             .filter(job::Column::Id.eq(id))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(lease_until.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await;
+        let res = match res {
+            Ok(_) => txn.commit().await,
+            Err(err) => Err(err),
+        };
         if let Err(err) = res {
             tracing::warn!(job = id, error = %err, "undecodable job row not buried; retried after its lease");
         }
@@ -178,14 +189,16 @@ impl SeaOrmJobQueue {
         worker: &str,
         update: sea_orm::UpdateMany<job::Entity>,
     ) -> Result<(), RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = update
             .filter(job::Column::Id.eq(job.id.0))
             .filter(job::Column::Status.eq(READY))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(job.lease_until.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         if res.rows_affected == 0 {
             return Err(RepositoryError::LeaseLost(format!(
                 "job {} is not claimed by {worker}",
@@ -199,9 +212,11 @@ impl SeaOrmJobQueue {
 #[async_trait]
 impl JobQueue for SeaOrmJobQueue {
     async fn enqueue(&self, job: &NewJob) -> Result<JobId, RepositoryError> {
-        let ids = insert_jobs(self.db.writer(), std::slice::from_ref(job))
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let ids = insert_jobs(&txn, std::slice::from_ref(job))
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         ids.into_iter()
             .next()
             .ok_or_else(|| RepositoryError::Other("insert returned no job id".into()))
@@ -218,11 +233,13 @@ impl JobQueue for SeaOrmJobQueue {
             return Ok(Vec::new());
         }
         let stmt = claim_statement(self.db.db_backend(), worker, limit, now, lease_until);
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let mut models = job::Entity::find()
             .from_raw_sql(stmt)
-            .all(self.db.writer())
+            .all(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         // RETURNING gives no order; hand jobs out oldest due first.
         models.sort_by_key(|m| (m.run_at, m.id));
         let mut jobs = Vec::with_capacity(models.len());
@@ -239,14 +256,16 @@ impl JobQueue for SeaOrmJobQueue {
     }
 
     async fn complete(&self, job: &Job, worker: &str) -> Result<(), RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = job::Entity::delete_many()
             .filter(job::Column::Id.eq(job.id.0))
             .filter(job::Column::Status.eq(READY))
             .filter(job::Column::LeaseOwner.eq(worker))
             .filter(job::Column::LeaseUntil.eq(job.lease_until.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         if res.rows_affected == 0 {
             return Err(RepositoryError::LeaseLost(format!(
                 "job {} is not claimed by {worker}",

@@ -34,6 +34,7 @@ impl InvoiceNumbering for SeaOrmInvoiceNumbering {
             series: Set(series.to_owned()),
             last_value: Set(1),
         };
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let model = numbering_counter::Entity::insert(first)
             .on_conflict(
                 OnConflict::column(numbering_counter::Column::Series)
@@ -47,9 +48,10 @@ impl InvoiceNumbering for SeaOrmInvoiceNumbering {
                     )
                     .to_owned(),
             )
-            .exec_with_returning(self.db.writer())
+            .exec_with_returning(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         u64::try_from(model.last_value)
             .map_err(|_| corrupt("numbering_counters.last_value", model.last_value))
     }

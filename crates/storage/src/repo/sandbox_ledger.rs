@@ -83,11 +83,12 @@ impl SeaOrmSandboxLedgerStore {
             created_at: Set(now),
             updated_at: Set(now),
         };
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         sandbox_ledger::Entity::insert(model)
-            .exec_without_returning(self.db.writer())
+            .exec_without_returning(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 
     /// Counts one poll: lowers `polls_until_issued` by one, never below zero, and returns the
@@ -99,6 +100,7 @@ impl SeaOrmSandboxLedgerStore {
     /// As for the persistence ports.
     pub async fn count_poll(&self, key: &str) -> Result<Option<LedgerRow>, RepositoryError> {
         let polls = Expr::col(sandbox_ledger::Column::PollsUntilIssued);
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let updated = sandbox_ledger::Entity::update_many()
             .col_expr(
                 sandbox_ledger::Column::PollsUntilIssued,
@@ -111,9 +113,10 @@ impl SeaOrmSandboxLedgerStore {
                 Expr::value(wall_clock_millis()),
             )
             .filter(sandbox_ledger::Column::IdemKey.eq(key))
-            .exec_with_returning(self.db.writer())
+            .exec_with_returning(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         // The key is the primary key, so at most one row matched.
         updated
             .into_iter()

@@ -34,10 +34,12 @@ impl SeaOrmTokenCache {
     /// # Errors
     /// As for the `TokenCache` port.
     pub async fn clear(&self) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = token_cache::Entity::delete_many()
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(res.rows_affected)
     }
 
@@ -47,11 +49,13 @@ impl SeaOrmTokenCache {
     /// # Errors
     /// As for the `TokenCache` port.
     pub async fn clear_prefix(&self, prefix: &str) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = token_cache::Entity::delete_many()
             .filter(token_cache::Column::CacheKey.starts_with(prefix))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(res.rows_affected)
     }
 }
@@ -82,6 +86,7 @@ impl TokenCache for SeaOrmTokenCache {
             refresh_until: Set(None),
             updated_at: Set(wall_clock_millis()),
         };
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         token_cache::Entity::insert(model)
             .on_conflict(
                 OnConflict::column(token_cache::Column::CacheKey)
@@ -92,10 +97,10 @@ impl TokenCache for SeaOrmTokenCache {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(self.db.writer())
+            .exec_without_returning(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 
     async fn try_acquire_refresh(
@@ -126,16 +131,14 @@ impl TokenCache for SeaOrmTokenCache {
                 now.millis().into(),
             ],
         );
-        let row = self
-            .db
-            .writer()
-            .query_one_raw(stmt)
-            .await
-            .map_err(repository_error)?;
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let row = txn.query_one_raw(stmt).await.map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(row.is_some())
     }
 
     async fn release_refresh(&self, key: &str, holder: &str) -> Result<(), RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         token_cache::Entity::update_many()
             .col_expr(
                 token_cache::Column::RefreshHolder,
@@ -147,9 +150,9 @@ impl TokenCache for SeaOrmTokenCache {
             )
             .filter(token_cache::Column::CacheKey.eq(key))
             .filter(token_cache::Column::RefreshHolder.eq(holder))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
-        Ok(())
+        txn.commit().await.map_err(repository_error)
     }
 }

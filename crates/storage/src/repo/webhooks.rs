@@ -135,6 +135,13 @@ impl SeaOrmWebhookOutbox {
         err: &RepositoryError,
     ) {
         tracing::error!(delivery = id, error = %err, "webhook delivery given up: it does not decode");
+        let txn = match self.db.begin_write().await {
+            Ok(txn) => txn,
+            Err(e) => {
+                tracing::error!(delivery = id, error = %e, "giving up an undecodable webhook delivery failed");
+                return;
+            }
+        };
         let res = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::Status, Expr::value(FAILED))
             .col_expr(
@@ -152,8 +159,12 @@ impl SeaOrmWebhookOutbox {
             .filter(webhook_delivery::Column::Id.eq(id))
             .filter(webhook_delivery::Column::LeaseOwner.eq(worker))
             .filter(webhook_delivery::Column::LeaseUntil.eq(lease_until.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await;
+        let res = match res {
+            Ok(_) => txn.commit().await,
+            Err(e) => Err(e),
+        };
         if let Err(e) = res {
             tracing::error!(delivery = id, error = %e, "giving up an undecodable webhook delivery failed");
         }
@@ -263,11 +274,13 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
             return Ok(Vec::new());
         }
         let stmt = claim_statement(self.db.db_backend(), worker, limit, now, lease_until);
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let mut models = webhook_delivery::Entity::find()
             .from_raw_sql(stmt)
-            .all(self.db.writer())
+            .all(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         if models.is_empty() {
             return Ok(Vec::new());
         }
@@ -370,14 +383,16 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
                 }
             }
         };
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = update
             .filter(webhook_delivery::Column::Id.eq(delivery.id))
             .filter(webhook_delivery::Column::Status.eq(PENDING))
             .filter(webhook_delivery::Column::LeaseOwner.eq(worker))
             .filter(webhook_delivery::Column::LeaseUntil.eq(delivery.lease_until.millis()))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         if res.rows_affected == 0 {
             return Err(RepositoryError::LeaseLost(format!(
                 "webhook delivery {} is no longer held by {worker}",
@@ -415,6 +430,7 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
     }
 
     async fn redeliver(&self, id: i64, now: Timestamp) -> Result<bool, RepositoryError> {
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
         let res = webhook_delivery::Entity::update_many()
             .col_expr(webhook_delivery::Column::Status, Expr::value(PENDING))
             .col_expr(webhook_delivery::Column::Attempts, Expr::value(0i32))
@@ -435,9 +451,10 @@ impl WebhookOutbox for SeaOrmWebhookOutbox {
                 Expr::value(Option::<i64>::None),
             )
             .filter(webhook_delivery::Column::Id.eq(id))
-            .exec(self.db.writer())
+            .exec(&txn)
             .await
             .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
         Ok(res.rows_affected > 0)
     }
 
