@@ -112,6 +112,11 @@ impl Runner {
             if set.len() >= concurrency {
                 Self::reap(set.join_next().await);
             }
+            // Every slot freed meanwhile is filled by this one claim: claiming for one slot at a
+            // time would make the claim's round trip (a commit) the pace of the whole runner.
+            while let Some(result) = set.try_join_next() {
+                Self::reap(Some(result));
+            }
             let free = concurrency - set.len();
             let free_u32 = u32::try_from(free).unwrap_or(u32::MAX);
             let jobs = self.invoices.claim_jobs(worker, free_u32, lease).await?;
