@@ -26,6 +26,15 @@ count="${PUSHES:-300000}"
 pg="${FAPIAO_BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 port=18080
 
+# wrk from Debian's packages when the machine lacks it.
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+  fi
+fi
+
 # The Python receivers' dependencies, in a venv of their own (pip from PyPI).
 venv="$target/bench-venv"
 if ! "$venv/bin/python" -c 'import wechatpy, starlette, uvicorn, uvloop, httptools, gunicorn' 2>/dev/null; then
