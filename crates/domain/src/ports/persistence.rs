@@ -201,6 +201,31 @@ pub trait OrderRepository: Send + Sync {
         worker: &str,
     ) -> Result<(), RepositoryError>;
 
+    /// Saves as [`update_completing`](Self::update_completing) does and hands the first of
+    /// `jobs` due at `now` straight to `worker`, leased until `lease_until`, answering it
+    /// claimed; the other jobs are enqueued as usual. The worker then runs that step at once,
+    /// with the order it just saved, instead of claiming it and reading the order again.
+    ///
+    /// The default leases nothing and answers `None`, which is always correct: the job is then
+    /// claimed as any other.
+    ///
+    /// # Errors
+    /// As for [`update_completing`](Self::update_completing); nothing is written.
+    async fn update_completing_chained(
+        &self,
+        order: &Order,
+        jobs: &[NewJob],
+        done: &Job,
+        worker: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Job>, RepositoryError> {
+        let _ = (now, lease_until);
+        self.update_completing(order, jobs, done, worker)
+            .await
+            .map(|()| None)
+    }
+
     /// Orders matching the filter, most recently updated first.
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError>;
 

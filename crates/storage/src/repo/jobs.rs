@@ -58,31 +58,40 @@ pub(crate) async fn insert_jobs<C: ConnectionTrait>(
     conn: &C,
     jobs: &[NewJob],
 ) -> Result<Vec<JobId>, DbErr> {
-    let now = wall_clock_millis();
     let mut ids = Vec::with_capacity(jobs.len());
     for new_job in jobs {
-        let payload =
-            serde_json::to_string(&new_job.command).map_err(|err| DbErr::Json(err.to_string()))?;
-        let model = job::ActiveModel {
-            s_pappid: Set(new_job.order.s_pappid.as_str().to_owned()),
-            order_id: Set(new_job.order.order_id.as_str().to_owned()),
-            kind: Set(new_job.command.step().code().to_owned()),
-            payload: Set(payload),
-            status: Set(READY.to_owned()),
-            attempts: Set(0),
-            run_at: Set(new_job.run_at.millis()),
-            lease_owner: Set(None),
-            lease_until: Set(None),
-            last_error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
-        .insert(conn)
-        .await?;
-        ids.push(JobId(model.id));
+        ids.push(insert_job(conn, new_job, None).await?);
     }
     Ok(ids)
+}
+
+/// Inserts one job; with `lease` (worker, until) already claimed by that worker.
+pub(crate) async fn insert_job<C: ConnectionTrait>(
+    conn: &C,
+    new_job: &NewJob,
+    lease: Option<(&str, Timestamp)>,
+) -> Result<JobId, DbErr> {
+    let now = wall_clock_millis();
+    let payload =
+        serde_json::to_string(&new_job.command).map_err(|err| DbErr::Json(err.to_string()))?;
+    let model = job::ActiveModel {
+        s_pappid: Set(new_job.order.s_pappid.as_str().to_owned()),
+        order_id: Set(new_job.order.order_id.as_str().to_owned()),
+        kind: Set(new_job.command.step().code().to_owned()),
+        payload: Set(payload),
+        status: Set(READY.to_owned()),
+        attempts: Set(0),
+        run_at: Set(new_job.run_at.millis()),
+        lease_owner: Set(lease.map(|(worker, _)| worker.to_owned())),
+        lease_until: Set(lease.map(|(_, until)| until.millis())),
+        last_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(JobId(model.id))
 }
 
 impl TryFrom<job::Model> for Job {

@@ -7,7 +7,7 @@ use fapiao_domain::ports::{
 };
 use fapiao_domain::scenario::Scenario;
 use fapiao_domain::webhook::events_since;
-use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken};
+use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
@@ -18,7 +18,7 @@ use crate::db::Database;
 use crate::entity::{invoice_order, job as job_entity, order_history, webhook_event};
 use crate::error::{corrupt, repository_error};
 
-use super::jobs::{READY, insert_jobs};
+use super::jobs::{READY, insert_job, insert_jobs};
 
 /// The most orders one `list` call returns, whatever the filter asks (a limit of 0 means 1, as
 /// in the domain's in-memory fake).
@@ -274,12 +274,15 @@ impl SeaOrmOrderRepository {
 impl SeaOrmOrderRepository {
     /// The version-checked update, optionally completing the job that caused it, in one
     /// transaction.
+    /// With `chain` (now, lease until) and `done`, the first job due at `now` is inserted
+    /// leased to `done`'s worker and answered.
     async fn save(
         &self,
         order: &Order,
         jobs: &[NewJob],
         done: Option<(&Job, &str)>,
-    ) -> Result<(), RepositoryError> {
+        chain: Option<(Timestamp, Timestamp)>,
+    ) -> Result<Option<Job>, RepositoryError> {
         let expected = order.version();
         let mut row = order_row(order)?;
         // The key is the filter, not something to set.
@@ -337,7 +340,40 @@ impl SeaOrmOrderRepository {
                 .await
                 .map_err(repository_error)?;
         }
-        insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        let chained = match (chain, done) {
+            (Some((now, lease_until)), Some((_, worker))) => jobs
+                .iter()
+                .position(|job| job.run_at <= now)
+                .map(|at| (at, worker, lease_until)),
+            _ => None,
+        };
+        let mut leased = None;
+        match chained {
+            Some((at, worker, lease_until)) => {
+                for (i, job) in jobs.iter().enumerate() {
+                    if i == at {
+                        let id = insert_job(&txn, job, Some((worker, lease_until)))
+                            .await
+                            .map_err(repository_error)?;
+                        leased = Some(Job {
+                            id,
+                            order: job.order.clone(),
+                            command: job.command.clone(),
+                            attempts: 0,
+                            lease_until,
+                            last_error: None,
+                        });
+                    } else {
+                        insert_job(&txn, job, None)
+                            .await
+                            .map_err(repository_error)?;
+                    }
+                }
+            }
+            None => {
+                insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+            }
+        }
         if let Some((job, worker)) = done {
             // The fence: no row deleted means the lease passed to another worker. Returning
             // drops the transaction, so the order change is rolled back with it.
@@ -356,7 +392,8 @@ impl SeaOrmOrderRepository {
                 )));
             }
         }
-        txn.commit().await.map_err(repository_error)
+        txn.commit().await.map_err(repository_error)?;
+        Ok(leased)
     }
 }
 
@@ -440,7 +477,7 @@ impl OrderRepository for SeaOrmOrderRepository {
     }
 
     async fn update(&self, order: &Order, jobs: &[NewJob]) -> Result<(), RepositoryError> {
-        self.save(order, jobs, None).await
+        self.save(order, jobs, None, None).await.map(|_| ())
     }
 
     async fn update_completing(
@@ -450,7 +487,22 @@ impl OrderRepository for SeaOrmOrderRepository {
         done: &Job,
         worker: &str,
     ) -> Result<(), RepositoryError> {
-        self.save(order, jobs, Some((done, worker))).await
+        self.save(order, jobs, Some((done, worker)), None)
+            .await
+            .map(|_| ())
+    }
+
+    async fn update_completing_chained(
+        &self,
+        order: &Order,
+        jobs: &[NewJob],
+        done: &Job,
+        worker: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<Job>, RepositoryError> {
+        self.save(order, jobs, Some((done, worker)), Some((now, lease_until)))
+            .await
     }
 
     async fn list(&self, filter: &OrderFilter) -> Result<Vec<Order>, RepositoryError> {

@@ -27,6 +27,7 @@ on_both!(
     find_by_qr_token_and_by_card,
     list_filters_pages_newest_first_and_counts_by_state,
     update_completing_ends_the_job_in_the_same_transaction,
+    a_chained_save_hands_the_next_due_job_to_its_worker_only,
 );
 
 fn new_order(order_id: &str, scenario: Scenario, created: i64) -> Order {
@@ -631,4 +632,134 @@ async fn update_completing_ends_the_job_in_the_same_transaction(kind: Kind) {
         .await
         .expect("the holder saves at its renewed lease");
     assert_eq!(queue.pending_count().await.expect("count"), 0);
+}
+
+async fn a_chained_save_hands_the_next_due_job_to_its_worker_only(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let repo = SeaOrmOrderRepository::new(test_db.db.clone());
+    let queue = SeaOrmJobQueue::new(test_db.db.clone());
+    let order = new_order("o-chain", Scenario::OfficialAccount, 100);
+    repo.insert(&order, &[job(&order, Command::FetchAuthData)])
+        .await
+        .expect("insert");
+    let held = queue
+        .claim("w1", 10, at(1_000), at(61_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("one job");
+
+    // Two new jobs: one due now (leased to w1 and answered), one later (queued as usual).
+    let mut order = repo.get(order.key()).await.expect("get").expect("stored");
+    apply(&mut order, Input::AuthUrlIssued, 2_000);
+    let later = NewJob {
+        run_at: at(500_000),
+        ..job(&order, Command::InsertCard)
+    };
+    let due = NewJob {
+        run_at: at(2_000),
+        ..job(&order, Command::UploadPdf)
+    };
+    let chained = repo
+        .update_completing_chained(&order, &[later, due], &held, "w1", at(2_000), at(62_000))
+        .await
+        .expect("save")
+        .expect("the due job comes back leased");
+    assert_eq!(chained.command, Command::UploadPdf);
+    assert_eq!(chained.order, *order.key());
+    assert_eq!(chained.attempts, 0);
+    assert_eq!(chained.lease_until, at(62_000));
+    assert_ne!(chained.id, held.id);
+    assert_eq!(queue.pending_count().await.expect("count"), 2);
+
+    // Nobody else claims it inside its lease; its holder completes it, fenced by that lease.
+    assert!(
+        queue
+            .claim("w2", 10, at(3_000), at(63_000))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "the chained job is held and the other is not due"
+    );
+    let stolen = Job {
+        lease_until: at(62_000),
+        ..chained.clone()
+    };
+    assert!(matches!(
+        queue.complete(&stolen, "w2").await,
+        Err(RepositoryError::LeaseLost(_))
+    ));
+    queue
+        .complete(&chained, "w1")
+        .await
+        .expect("the holder completes it");
+    assert_eq!(queue.pending_count().await.expect("count"), 1);
+
+    // A chained save that fails writes nothing: no job is leased, none is enqueued.
+    let stale = order.clone();
+    let err = repo
+        .update_completing_chained(
+            &stale,
+            &[job(&stale, Command::UploadPdf)],
+            &chained,
+            "w1",
+            at(4_000),
+            at(64_000),
+        )
+        .await
+        .expect_err("the job is gone and the order version moved on");
+    assert!(
+        matches!(
+            err,
+            RepositoryError::StaleVersion { .. } | RepositoryError::LeaseLost(_)
+        ),
+        "{err:?}"
+    );
+    assert_eq!(queue.pending_count().await.expect("count"), 1);
+
+    // After its lease, a crashed holder's chained job is claimed by another worker.
+    let held = queue
+        .claim("w1", 10, at(600_000), at(660_000))
+        .await
+        .expect("claim")
+        .pop()
+        .expect("the later job is due now");
+    assert_eq!(held.command, Command::InsertCard);
+    let mut order = repo.get(order.key()).await.expect("get").expect("stored");
+    apply(
+        &mut order,
+        Input::BuyerAuthorized(Authorization {
+            openid: Some(OpenId::parse("oBuyer0001").expect("openid")),
+            appid: None,
+            source: None,
+            at: at(600_000),
+        }),
+        600_000,
+    );
+    let chained = repo
+        .update_completing_chained(
+            &order,
+            &[job(&order, Command::UploadPdf)],
+            &held,
+            "w1",
+            at(600_000),
+            at(660_000),
+        )
+        .await
+        .expect("save")
+        .expect("leased");
+    assert!(
+        queue
+            .claim("w2", 10, at(650_000), at(710_000))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let taken = queue
+        .claim("w2", 10, at(660_000), at(720_000))
+        .await
+        .expect("claim");
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, chained.id);
+    assert_eq!(taken[0].command, Command::UploadPdf);
 }

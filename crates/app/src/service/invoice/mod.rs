@@ -64,6 +64,9 @@ struct Change<'a> {
     /// The job (and its worker) whose step made this change: completed in the same
     /// transaction, fenced by its lease (nothing is saved when the lease was lost).
     completing: Option<(&'a Job, &'a str)>,
+    /// With `completing`: lease the next job due now to the same worker for this many
+    /// milliseconds and answer it ([`Saved::chained`]).
+    chain: Option<i64>,
 }
 
 impl<'a> Change<'a> {
@@ -72,6 +75,7 @@ impl<'a> Change<'a> {
             input,
             loaded: None,
             completing: None,
+            chain: None,
         }
     }
 
@@ -84,6 +88,11 @@ impl<'a> Change<'a> {
         self.completing = Some((job, worker));
         self
     }
+
+    fn chaining(mut self, lease_millis: Option<i64>) -> Self {
+        self.chain = lease_millis;
+        self
+    }
 }
 
 /// What a save did.
@@ -92,6 +101,8 @@ struct Saved {
     order: Order,
     /// Whether anything changed (a repeated input changes nothing and saves nothing).
     changed: bool,
+    /// The next job, already leased to the completing worker (see [`Change::chaining`]).
+    chained: Option<Job>,
 }
 
 fn new_job(order: &OrderKey, command: Command, run_at: Timestamp) -> NewJob {
@@ -161,6 +172,7 @@ impl InvoiceService {
             input,
             mut loaded,
             completing,
+            chain,
         } = change;
         let mut attempts = 0;
         loop {
@@ -176,25 +188,40 @@ impl InvoiceService {
                 return Ok(Saved {
                     order,
                     changed: false,
+                    chained: None,
                 });
             }
             let jobs: Vec<NewJob> = commands.into_iter().map(|c| new_job(key, c, now)).collect();
-            let saved = match completing {
-                Some((job, worker)) => {
+            let saved = match (completing, chain) {
+                (Some((job, worker)), Some(lease_millis)) => {
                     self.ports
                         .orders
-                        .update_completing(&order, &jobs, job, worker)
+                        .update_completing_chained(
+                            &order,
+                            &jobs,
+                            job,
+                            worker,
+                            now,
+                            now.plus_millis(lease_millis),
+                        )
                         .await
                 }
-                None => self.ports.orders.update(&order, &jobs).await,
+                (Some((job, worker)), None) => self
+                    .ports
+                    .orders
+                    .update_completing(&order, &jobs, job, worker)
+                    .await
+                    .map(|()| None),
+                (None, _) => self.ports.orders.update(&order, &jobs).await.map(|()| None),
             };
             match saved {
-                Ok(()) => {
+                Ok(chained) => {
                     order.mark_saved();
                     info!(order_id = %key.order_id, from = %before.state(), to = %order.state(), "order moved");
                     return Ok(Saved {
                         order,
                         changed: true,
+                        chained,
                     });
                 }
                 Err(RepositoryError::StaleVersion { .. }) if attempts < 5 => continue,

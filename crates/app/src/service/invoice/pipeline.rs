@@ -84,27 +84,58 @@ impl InvoiceService {
     /// # Errors
     /// Storage errors (the job's lease then expires and another worker retries it).
     pub async fn run_job(&self, job: &Job, worker: &str) -> Result<JobOutcome, AppError> {
-        let order = match self.ports.orders.get(&job.order).await? {
+        self.run_job_chained(job, worker, None, None)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// Runs one claimed job as [`run_job`](Self::run_job) does, on `order` when the caller
+    /// holds it as just saved (else it is read). With `chain` (a lease length in
+    /// milliseconds), the next job the step's change makes due at once comes back leased to
+    /// `worker`, with the order as saved: the caller runs it next, neither claiming it nor
+    /// reading the order again (a stale order is caught by the version check of its save).
+    ///
+    /// # Errors
+    /// As for [`run_job`](Self::run_job).
+    pub async fn run_job_chained(
+        &self,
+        job: &Job,
+        worker: &str,
+        order: Option<Order>,
+        chain: Option<i64>,
+    ) -> Result<(JobOutcome, Option<(Job, Order)>), AppError> {
+        let order = match order {
             Some(order) => order,
-            None => {
-                self.ports.jobs.bury(job, worker, "order not found").await?;
-                return Ok(JobOutcome::Buried("order not found".into()));
-            }
+            None => match self.ports.orders.get(&job.order).await? {
+                Some(order) => order,
+                None => {
+                    self.ports.jobs.bury(job, worker, "order not found").await?;
+                    return Ok((JobOutcome::Buried("order not found".into()), None));
+                }
+            },
         };
         let step = job.command.step();
         let span = tracing::info_span!("job", order_id = %job.order.order_id, step = %step, attempt = job.attempts + 1);
         let _enter = span.enter();
         let Some((result, held)) = self.execute_holding(job, worker, &order).await else {
-            return Ok(JobOutcome::Skipped(
-                "the lease passed to another worker while the step ran; its holder does the step"
-                    .into(),
+            return Ok((
+                JobOutcome::Skipped(
+                    "the lease passed to another worker while the step ran; its holder does the step"
+                        .into(),
+                ),
+                None,
             ));
         };
-        let outcome = self.conclude(&held, worker, order, step, result).await;
+        let outcome = self
+            .conclude(&held, worker, order, step, result, chain)
+            .await;
         match outcome {
-            Err(AppError::Repository(e)) if lease_lost(&e) => Ok(JobOutcome::Skipped(format!(
-                "nothing saved: {e}; the holder of the lease does the step"
-            ))),
+            Err(AppError::Repository(e)) if lease_lost(&e) => Ok((
+                JobOutcome::Skipped(format!(
+                    "nothing saved: {e}; the holder of the lease does the step"
+                )),
+                None,
+            )),
             other => other,
         }
     }
@@ -150,18 +181,21 @@ impl InvoiceService {
         order: Order,
         step: Step,
         result: StepResult,
-    ) -> Result<JobOutcome, AppError> {
+        chain: Option<i64>,
+    ) -> Result<(JobOutcome, Option<(Job, Order)>), AppError> {
         match result {
-            StepResult::Apply(input) => self.finish(job, worker, order, input).await,
+            StepResult::Apply(input) => self.finish(job, worker, order, input, chain).await,
             StepResult::Skip(reason) => {
                 self.ports.jobs.complete(job, worker).await?;
-                Ok(JobOutcome::Skipped(reason))
+                Ok((JobOutcome::Skipped(reason), None))
             }
             StepResult::Poll(error) => {
                 let policy = &self.settings.retry;
                 let again =
                     (job.attempts + 1 < policy.max_polls).then_some(policy.poll_interval_millis);
-                self.again(job, worker, order, step, error, again).await
+                self.again(job, worker, order, step, error, again)
+                    .await
+                    .map(|outcome| (outcome, None))
             }
             StepResult::Retry(error) => {
                 let policy = &self.settings.retry;
@@ -170,7 +204,9 @@ impl InvoiceService {
                 if let Some(after) = again {
                     warn!(error = %error, after_millis = after, "step failed; retrying");
                 }
-                self.again(job, worker, order, step, error, again).await
+                self.again(job, worker, order, step, error, again)
+                    .await
+                    .map(|outcome| (outcome, None))
             }
         }
     }
@@ -196,25 +232,33 @@ impl InvoiceService {
         })
     }
 
-    /// Saves the step's answer and ends its job in one fenced write.
+    /// Saves the step's answer and ends its job in one fenced write (with `chain`, answering
+    /// the next job leased to `worker`, see [`run_job_chained`](Self::run_job_chained)).
     async fn finish(
         &self,
         job: &Job,
         worker: &str,
         order: Order,
         input: Input,
-    ) -> Result<JobOutcome, AppError> {
-        let change = Change::new(input).on(order).completing(job, worker);
+        chain: Option<i64>,
+    ) -> Result<(JobOutcome, Option<(Job, Order)>), AppError> {
+        let change = Change::new(input)
+            .on(order)
+            .completing(job, worker)
+            .chaining(chain);
         match self.save(&job.order, change).await {
-            Ok(saved) if saved.changed => Ok(JobOutcome::Completed),
+            Ok(saved) if saved.changed => Ok((
+                JobOutcome::Completed,
+                saved.chained.map(|next| (next, saved.order)),
+            )),
             // Nothing to save (a repeated answer): the job still ends, fenced.
             Ok(_) => {
                 self.ports.jobs.complete(job, worker).await?;
-                Ok(JobOutcome::Completed)
+                Ok((JobOutcome::Completed, None))
             }
             Err(AppError::Transition(e)) => {
                 self.ports.jobs.complete(job, worker).await?;
-                Ok(JobOutcome::Skipped(e.to_string()))
+                Ok((JobOutcome::Skipped(e.to_string()), None))
             }
             Err(e) => Err(e),
         }
