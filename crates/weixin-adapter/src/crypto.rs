@@ -120,8 +120,14 @@ fn sorted_sha1_matches<const N: usize>(mut parts: [&str; N], received: &str) -> 
     let mut expected = [0_u8; SHA1_HEX_LEN];
     hex::encode_to_slice(hasher.finalize(), &mut expected)
         .expect("40 bytes hold the hex of a 20-byte digest");
-    let received = received.map(|b| b.to_ascii_lowercase());
-    expected.ct_eq(&received).into()
+    // One constant-time test of the OR of every byte difference, rather than one per byte.
+    let difference = expected
+        .iter()
+        .zip(received)
+        .fold(0_u8, |difference, (expected, received)| {
+            difference | (expected ^ received.to_ascii_lowercase())
+        });
+    difference.ct_eq(&0).into()
 }
 
 /// The 32-byte AES key behind an EncodingAESKey. Never printed, zeroed on drop.

@@ -485,12 +485,7 @@ fn field_value(text: &str, at: usize) -> Option<(&str, usize)> {
     if rest.starts_with(CDATA_OPEN) {
         let start = at + CDATA_OPEN.len();
         let end = start + find_cdata_end(bytes.get(start..)?)?;
-        let value = text.get(start..end)?;
-        // A carriage return is normalized by the full parser.
-        if value.as_bytes().contains(&b'\r') {
-            return None;
-        }
-        return Some((value, end + 3));
+        return Some((text.get(start..end)?, end + 3));
     }
     let end = at + find_byte(rest, b'<')?;
     if !plain_text(&bytes[at..end]) {
@@ -499,16 +494,44 @@ fn field_value(text: &str, at: usize) -> Option<(&str, usize)> {
     Some((text.get(at..end)?, end))
 }
 
-/// The index of the first `]]>` in `bytes`.
+/// The index of the first `]]>` in `bytes`, or `None` when there is none or a carriage return
+/// (which the full parser normalizes) comes before it.
 fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
     let mut from = 0;
     loop {
-        let at = from + find_byte(bytes.get(from..)?, b']')?;
+        let at = from + find_either(bytes.get(from..)?, b']', b'\r')?;
+        if bytes[at] == b'\r' {
+            return None;
+        }
         if bytes.get(at + 1..at + 3)? == b"]>" {
             return Some(at);
         }
         from = at + 1;
     }
+}
+
+/// The index of the first `a` or `b` in `haystack`. CDATA sections hold the whole ciphertext,
+/// so this is the scan's longest loop: it tests 32 bytes at a time without an early exit,
+/// which the compiler turns into vector compares.
+fn find_either(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
+    const CHUNK: usize = 32;
+    let is_either = |byte: &u8| *byte == a || *byte == b;
+    let mut chunks = haystack.chunks_exact(CHUNK);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        if chunk
+            .iter()
+            .fold(false, |found, byte| found | (*byte == a) | (*byte == b))
+        {
+            return chunk.iter().position(is_either).map(|i| offset + i);
+        }
+        offset += CHUNK;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(is_either)
+        .map(|i| offset + i)
 }
 
 fn push_field(

@@ -688,6 +688,18 @@ mod flat_scan {
         }
 
         #[test]
+        fn agrees_with_the_full_parser_on_long_cdata(
+            content in prop::collection::vec(
+                prop::sample::select(vec![b'a', b'a', b'a', b'a', b']', b'>', b'\r', b'<']),
+                0..200,
+            ),
+        ) {
+            let content = String::from_utf8(content).expect("ascii");
+            let text = format!("<xml><A><![CDATA[{content}]]></A><B>1</B></xml>");
+            prop_assert_eq!(XmlFields::parse(text.as_bytes()), XmlFields::parse_full(&text));
+        }
+
+        #[test]
         fn agrees_with_the_full_parser_on_fragments(
             parts in prop::collection::vec(fragment(), 0..24),
         ) {
