@@ -511,9 +511,11 @@ fn find_cdata_end(bytes: &[u8]) -> Option<usize> {
 }
 
 /// The index of the first `a` or `b` in `haystack`. CDATA sections hold the whole ciphertext,
-/// so this is the scan's longest loop: it tests 32 bytes at a time without an early exit,
-/// which the compiler turns into vector compares.
-fn find_either(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
+/// so this is the scan's longest loop (and query strings are a few hundred bytes): it tests
+/// 32 bytes at a time without an early exit, which the compiler turns into vector compares
+/// when it sees the two bytes as constants (so inlined at each call).
+#[inline(always)]
+pub(crate) fn find_either(haystack: &[u8], a: u8, b: u8) -> Option<usize> {
     const CHUNK: usize = 32;
     let is_either = |byte: &u8| *byte == a || *byte == b;
     let mut chunks = haystack.chunks_exact(CHUNK);
