@@ -86,6 +86,50 @@ pub fn signature_matches(expected: &str, received: &str) -> bool {
     expected.as_bytes().ct_eq(received.as_bytes()).into()
 }
 
+/// Whether `received` is [`url_signature`] of the parts, as [`signature_matches`] compares, on
+/// the stack: a push checks its signature without allocating.
+pub fn url_signature_matches(token: &str, timestamp: &str, nonce: &str, received: &str) -> bool {
+    sorted_sha1_matches([token, timestamp, nonce], received)
+}
+
+/// Whether `received` is [`msg_signature`] of the parts, as [`signature_matches`] compares, on
+/// the stack.
+pub fn msg_signature_matches(
+    token: &str,
+    timestamp: &str,
+    nonce: &str,
+    encrypt: &str,
+    received: &str,
+) -> bool {
+    sorted_sha1_matches([token, timestamp, nonce, encrypt], received)
+}
+
+/// Length of a SHA-1 digest in hex.
+const SHA1_HEX_LEN: usize = 40;
+
+fn sorted_sha1_matches<const N: usize>(mut parts: [&str; N], received: &str) -> bool {
+    // Any other length cannot match; a SHA-1 hex string's length is public.
+    let Ok(received) = <&[u8; SHA1_HEX_LEN]>::try_from(received.as_bytes()) else {
+        return false;
+    };
+    parts.sort_unstable();
+    let mut hasher = Sha1::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+    }
+    let mut expected = [0_u8; SHA1_HEX_LEN];
+    hex::encode_to_slice(hasher.finalize(), &mut expected)
+        .expect("40 bytes hold the hex of a 20-byte digest");
+    // One constant-time test of the OR of every byte difference, rather than one per byte.
+    let difference = expected
+        .iter()
+        .zip(received)
+        .fold(0_u8, |difference, (expected, received)| {
+            difference | (expected ^ received.to_ascii_lowercase())
+        });
+    difference.ct_eq(&0).into()
+}
+
 /// The 32-byte AES key behind an EncodingAESKey. Never printed, zeroed on drop.
 pub struct AesKey(SecretBox<[u8; 32]>);
 
@@ -171,16 +215,32 @@ pub fn encrypt(key: &AesKey, random: &[u8; RANDOM_LEN], message: &[u8], appid: &
 /// [`CryptoError`] for bad base64, a ciphertext that is not whole blocks, a bad pad, a
 /// truncated message or non-UTF-8 content; never panics.
 pub fn decrypt(key: &AesKey, encrypt: &str) -> Result<Decrypted, CryptoError> {
-    let mut buf = STANDARD
-        .decode(encrypt.trim().as_bytes())
+    let mut buf = Vec::new();
+    let (message, appid) = decrypt_in(key, encrypt, &mut buf)?;
+    Ok(Decrypted {
+        message: message.to_owned(),
+        appid: appid.to_owned(),
+    })
+}
+
+/// [`decrypt`] into `buf` (cleared first, so one buffer serves many messages): the message
+/// and the appid trailer, borrowed from `buf`.
+fn decrypt_in<'b>(
+    key: &AesKey,
+    encrypt: &str,
+    buf: &'b mut Vec<u8>,
+) -> Result<(&'b str, &'b str), CryptoError> {
+    buf.clear();
+    STANDARD
+        .decode_vec(encrypt.trim().as_bytes(), buf)
         .map_err(|_| CryptoError::Base64)?;
-    if buf.is_empty() || buf.len() % 16 != 0 {
+    if buf.is_empty() || !buf.len().is_multiple_of(16) {
         return Err(CryptoError::CiphertextLength(buf.len()));
     }
     let decryptor = cbc::Decryptor::<Aes256>::new_from_slices(key.bytes(), key.iv())
         .expect("a 32-byte key and a 16-byte iv are the sizes AES-256-CBC takes");
     let plain = decryptor
-        .decrypt_padded::<NoPadding>(&mut buf)
+        .decrypt_padded::<NoPadding>(buf)
         .map_err(|_| CryptoError::CiphertextLength(0))?;
     let plain = strip_pkcs7_32(plain)?;
     if plain.len() < RANDOM_LEN + 4 {
@@ -197,10 +257,7 @@ pub fn decrypt(key: &AesKey, encrypt: &str) -> Result<Decrypted, CryptoError> {
     let (message, appid) = rest.split_at(msg_len);
     let message = std::str::from_utf8(message).map_err(|_| CryptoError::Utf8)?;
     let appid = std::str::from_utf8(appid).map_err(|_| CryptoError::Utf8)?;
-    Ok(Decrypted {
-        message: message.to_owned(),
-        appid: appid.to_owned(),
-    })
+    Ok((message, appid))
 }
 
 /// Strips a PKCS#7 pad of 1 to 32 bytes, checking every pad byte.
@@ -253,20 +310,58 @@ impl KeyRing {
     /// # Errors
     /// The current key's [`CryptoError`] when no key yields a message for `appid`.
     pub fn decrypt_for(&self, encrypt: &str, appid: &str) -> Result<String, CryptoError> {
-        let first = decrypt_checked(&self.current, encrypt, appid);
-        match (&first, &self.previous) {
-            (Err(_), Some(previous)) => decrypt_checked(previous, encrypt, appid).or(first),
-            _ => first,
-        }
+        let mut buf = Vec::new();
+        self.decrypt_in(encrypt, appid, &mut buf).map(str::to_owned)
+    }
+
+    /// [`KeyRing::decrypt_for`] into `buf`: the message, borrowed from `buf`.
+    pub(crate) fn decrypt_in<'b>(
+        &self,
+        encrypt: &str,
+        appid: &str,
+        buf: &'b mut Vec<u8>,
+    ) -> Result<&'b str, CryptoError> {
+        let Some(previous) = &self.previous else {
+            return decrypt_checked(&self.current, encrypt, appid, buf);
+        };
+        // Only during a rotation: the first attempt's borrow of `buf` must end before the
+        // second, so the message is located first and borrowed afterwards.
+        let located = match decrypt_checked(&self.current, encrypt, appid, buf) {
+            Ok(message) => Ok(message.len()),
+            Err(first) => match decrypt_checked(previous, encrypt, appid, buf) {
+                Ok(message) => Ok(message.len()),
+                Err(_) => Err(first),
+            },
+        };
+        let len = located?;
+        message_at_end(buf, len, appid)
     }
 }
 
-fn decrypt_checked(key: &AesKey, encrypt: &str, appid: &str) -> Result<String, CryptoError> {
-    let decrypted = decrypt(key, encrypt)?;
-    if !bool::from(decrypted.appid.as_bytes().ct_eq(appid.as_bytes())) {
+/// The message that [`decrypt_checked`] left in `buf`: the `len` bytes before the appid
+/// trailer and the pad.
+fn message_at_end<'b>(buf: &'b [u8], len: usize, appid: &str) -> Result<&'b str, CryptoError> {
+    let pad = buf.last().map_or(0, |&last| usize::from(last));
+    let end = buf
+        .len()
+        .checked_sub(pad + appid.len())
+        .ok_or(CryptoError::Truncated)?;
+    let start = end.checked_sub(len).ok_or(CryptoError::Truncated)?;
+    let message = buf.get(start..end).ok_or(CryptoError::Truncated)?;
+    std::str::from_utf8(message).map_err(|_| CryptoError::Utf8)
+}
+
+fn decrypt_checked<'b>(
+    key: &AesKey,
+    encrypt: &str,
+    appid: &str,
+    buf: &'b mut Vec<u8>,
+) -> Result<&'b str, CryptoError> {
+    let (message, trailer) = decrypt_in(key, encrypt, buf)?;
+    if !bool::from(trailer.as_bytes().ct_eq(appid.as_bytes())) {
         return Err(CryptoError::AppIdMismatch);
     }
-    Ok(decrypted.message)
+    Ok(message)
 }
 
 /// The encrypted reply of safe mode:

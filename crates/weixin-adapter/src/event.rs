@@ -6,6 +6,7 @@
 //! captured URL could carry another body: turn on the timestamp window and deduplicate events
 //! (by business identity) downstream. In safe mode `msg_signature` covers the ciphertext too.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -15,7 +16,9 @@ use fapiao_domain::{AppId, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::{self, CryptoError, EncryptedReply, KeyRing, RANDOM_LEN};
-use crate::wire::{PushEnvelope, PushEvent, PushQuery, XmlError, XmlFields};
+use crate::wire::convert::{self, ConvertError};
+use crate::wire::push::{FieldLookup, PushFields, find_either};
+use crate::wire::{PushEvent, PushQuery, XmlError, XmlFields};
 
 /// The default body limit: Weixin's pushes are well under 10 KB, compatible mode about 3×.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -162,11 +165,64 @@ pub struct PushReceiver {
     config: PushConfig,
 }
 
-fn required<'a>(value: Option<&'a String>, name: &'static str) -> Result<&'a str, ReceiveError> {
+fn required<'a>(value: Option<&'a str>, name: &'static str) -> Result<&'a str, ReceiveError> {
     value
-        .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or(ReceiveError::MissingParameter(name))
+}
+
+/// The query parameters a push is checked with, borrowed from the query string unless an
+/// escape had to be decoded.
+#[derive(Debug, Default)]
+struct PushParams<'a> {
+    signature: Option<Cow<'a, str>>,
+    timestamp: Option<Cow<'a, str>>,
+    nonce: Option<Cow<'a, str>>,
+    encrypt_type: Option<Cow<'a, str>>,
+    msg_signature: Option<Cow<'a, str>>,
+}
+
+impl<'a> PushParams<'a> {
+    fn from_query(query: &'a PushQuery) -> Self {
+        let borrow = |value: &'a Option<String>| value.as_deref().map(Cow::Borrowed);
+        Self {
+            signature: borrow(&query.signature),
+            timestamp: borrow(&query.timestamp),
+            nonce: borrow(&query.nonce),
+            encrypt_type: borrow(&query.encrypt_type),
+            msg_signature: borrow(&query.msg_signature),
+        }
+    }
+
+    /// The parameters as [`PushQuery::parse`] reads them: a pair without `%` or `+` decodes to
+    /// itself, so only the others go through the form decoder.
+    fn parse(raw: &'a str) -> Self {
+        let mut params = Self::default();
+        // Weixin's parameters are hex, digits and `aes`: one check of the whole query usually
+        // spares the check of each pair.
+        let escaped = find_either(raw.as_bytes(), b'%', b'+').is_some();
+        for pair in raw.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = if escaped && pair.bytes().any(|b| b == b'%' || b == b'+') {
+                match form_urlencoded::parse(pair.as_bytes()).next() {
+                    Some(decoded) => decoded,
+                    None => continue,
+                }
+            } else {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                (Cow::Borrowed(name), Cow::Borrowed(value))
+            };
+            let slot = match name.as_ref() {
+                "signature" => &mut params.signature,
+                "timestamp" => &mut params.timestamp,
+                "nonce" => &mut params.nonce,
+                "encrypt_type" => &mut params.encrypt_type,
+                "msg_signature" => &mut params.msg_signature,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        params
+    }
 }
 
 impl PushReceiver {
@@ -226,20 +282,24 @@ impl PushReceiver {
     /// # Errors
     /// [`ReceiveError`] for missing parameters, a bad signature, or a bad ciphertext.
     pub fn verify_url(&self, query: &PushQuery) -> Result<String, ReceiveError> {
-        let timestamp = required(query.timestamp.as_ref(), "timestamp")?;
-        let nonce = required(query.nonce.as_ref(), "nonce")?;
-        let echostr = required(query.echostr.as_ref(), "echostr")?;
+        let timestamp = required(query.timestamp.as_deref(), "timestamp")?;
+        let nonce = required(query.nonce.as_deref(), "nonce")?;
+        let echostr = required(query.echostr.as_deref(), "echostr")?;
         if let Some(msg_signature) = query.msg_signature.as_deref().filter(|s| !s.is_empty()) {
-            let expected = crypto::msg_signature(self.token(), timestamp, nonce, echostr);
-            if !crypto::signature_matches(&expected, msg_signature) {
+            if !crypto::msg_signature_matches(
+                self.token(),
+                timestamp,
+                nonce,
+                echostr,
+                msg_signature,
+            ) {
                 return Err(ReceiveError::Signature);
             }
             let keys = self.config.keys.as_ref().ok_or(ReceiveError::NoKey)?;
             return Ok(keys.decrypt_for(echostr, self.config.appid.as_str())?);
         }
-        let signature = required(query.signature.as_ref(), "signature")?;
-        let expected = crypto::url_signature(self.token(), timestamp, nonce);
-        if !crypto::signature_matches(&expected, signature) {
+        let signature = required(query.signature.as_deref(), "signature")?;
+        if !crypto::url_signature_matches(self.token(), timestamp, nonce, signature) {
             return Err(ReceiveError::Signature);
         }
         Ok(echostr.to_owned())
@@ -256,16 +316,36 @@ impl PushReceiver {
         body: &[u8],
         now: Timestamp,
     ) -> Result<Push, ReceiveError> {
+        self.receive_with(
+            &PushParams::from_query(query),
+            body,
+            now,
+            |text, encrypted| {
+                let event = PushEvent::from_fields(XmlFields::parse_text(text)?)?;
+                Ok(Push { event, encrypted })
+            },
+        )
+    }
+
+    /// The checks of [`PushReceiver::receive`], handing the message's XML (checked UTF-8) and
+    /// whether it arrived encrypted to `read`.
+    fn receive_with<T>(
+        &self,
+        params: &PushParams<'_>,
+        body: &[u8],
+        now: Timestamp,
+        read: impl FnOnce(&str, bool) -> Result<T, ReceiveError>,
+    ) -> Result<T, ReceiveError> {
         if body.len() > self.config.max_body_bytes {
             return Err(ReceiveError::BodyTooLarge {
                 size: body.len(),
                 limit: self.config.max_body_bytes,
             });
         }
-        let timestamp = required(query.timestamp.as_ref(), "timestamp")?;
-        let nonce = required(query.nonce.as_ref(), "nonce")?;
+        let timestamp = required(params.timestamp.as_deref(), "timestamp")?;
+        let nonce = required(params.nonce.as_deref(), "nonce")?;
         self.check_timestamp(timestamp, now)?;
-        let encrypted = query
+        let encrypted = params
             .encrypt_type
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("aes"));
@@ -274,32 +354,27 @@ impl PushReceiver {
             if self.config.mode == PushMode::Safe {
                 return Err(ReceiveError::PlaintextRefused);
             }
-            let signature = required(query.signature.as_ref(), "signature")?;
-            let expected = crypto::url_signature(self.token(), timestamp, nonce);
-            if !crypto::signature_matches(&expected, signature) {
+            let signature = required(params.signature.as_deref(), "signature")?;
+            if !crypto::url_signature_matches(self.token(), timestamp, nonce, signature) {
                 return Err(ReceiveError::Signature);
             }
-            let event = PushEvent::parse(body)?;
-            return Ok(Push {
-                event,
-                encrypted: false,
-            });
+            let text = std::str::from_utf8(body).map_err(|_| XmlError::Utf8)?;
+            return read(text, false);
         }
 
         let keys = self.config.keys.as_ref().ok_or(ReceiveError::NoKey)?;
-        let msg_signature = required(query.msg_signature.as_ref(), "msg_signature")?;
-        let envelope = PushEnvelope::from_fields(&XmlFields::parse(body)?);
-        let encrypt = envelope.encrypt.ok_or(ReceiveError::MissingEncrypt)?;
-        let expected = crypto::msg_signature(self.token(), timestamp, nonce, &encrypt);
-        if !crypto::signature_matches(&expected, msg_signature) {
+        let msg_signature = required(params.msg_signature.as_deref(), "msg_signature")?;
+        let envelope = std::str::from_utf8(body).map_err(|_| XmlError::Utf8)?;
+        let envelope = PushFields::parse(envelope)?;
+        let encrypt = envelope
+            .non_empty_field("Encrypt")
+            .ok_or(ReceiveError::MissingEncrypt)?;
+        if !crypto::msg_signature_matches(self.token(), timestamp, nonce, encrypt, msg_signature) {
             return Err(ReceiveError::Signature);
         }
-        let inner = keys.decrypt_for(&encrypt, self.config.appid.as_str())?;
-        let event = PushEvent::parse(inner.as_bytes())?;
-        Ok(Push {
-            event,
-            encrypted: true,
-        })
+        let mut plain = Vec::new();
+        let inner = keys.decrypt_in(encrypt, self.config.appid.as_str(), &mut plain)?;
+        read(inner, true)
     }
 
     /// The body acknowledging an event: `success` (Weixin needs no reply message for invoice
@@ -363,8 +438,13 @@ impl PushDecoder for PushReceiver {
     }
 
     fn decode(&self, query: &str, body: &[u8], now: Timestamp) -> Result<WeixinEvent, PushError> {
-        let push = self.receive(&PushQuery::parse(query), body, now)?;
-        WeixinEvent::try_from(push.event).map_err(|e| PushError::Malformed(e.to_string()))
+        // What `receive` and `WeixinEvent::try_from` answer, read from borrowed query
+        // parameters and fields without the owned wire structs in between.
+        let event: Result<WeixinEvent, ConvertError> =
+            self.receive_with(&PushParams::parse(query), body, now, |text, _| {
+                Ok(convert::weixin_event(&PushFields::parse(text)?)?)
+            })?;
+        event.map_err(|e| PushError::Malformed(e.to_string()))
     }
 }
 

@@ -592,3 +592,180 @@ mod decoder {
         );
     }
 }
+
+mod borrowed {
+    use fapiao_domain::ports::{PushDecoder, PushError};
+    use fapiao_domain::weixin::WeixinEvent;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn query_fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "signature=",
+            "timestamp=",
+            "nonce=",
+            "encrypt_type=",
+            "msg_signature=",
+            "echostr=",
+            "time%73tamp=",
+            "&",
+            "&",
+            "=",
+            "%41",
+            "+",
+            "%",
+            "%zz",
+            "%e4%b8%ad",
+            "%ff",
+            "a",
+            "1",
+            "中",
+        ])
+    }
+
+    /// What `decode` answered before it read borrowed fields: `receive`, then the conversion.
+    fn decode_owned(
+        receiver: &PushReceiver,
+        query: &str,
+        body: &[u8],
+    ) -> Result<WeixinEvent, PushError> {
+        let push = receiver.receive(&PushQuery::parse(query), body, now())?;
+        WeixinEvent::try_from(push.event).map_err(|e| PushError::Malformed(e.to_string()))
+    }
+
+    fn field_value() -> impl Strategy<Value = Option<&'static str>> {
+        prop::sample::select(vec![
+            None,
+            Some(""),
+            Some(" "),
+            Some("oZI8Fj040-be6rlDohc6gkoPOQTQ"),
+            Some(" wxb11529c136998cb6 "),
+            Some("1475134700"),
+            Some("x1"),
+            Some("event"),
+            Some("text"),
+            Some("user_authorize_invoice"),
+            Some("update_invoice_status"),
+            Some("INVOICE_REIMBURSE_INIT"),
+            Some("web"),
+            Some("bad id!"),
+            Some("&amp;"),
+        ])
+    }
+
+    const FIELDS: [&str; 14] = [
+        "ToUserName",
+        "FromUserName",
+        "CreateTime",
+        "MsgType",
+        "Event",
+        "SuccOrderId",
+        "FailOrderId",
+        "AuthorizeAppId",
+        "AppId",
+        "Source",
+        "SPAppId",
+        "Status",
+        "CardId",
+        "Code",
+    ];
+
+    /// Messages mostly of the shape of the events the decoder knows, with fields absent, blank
+    /// or invalid, some in CDATA, some forcing the full parser.
+    fn message() -> impl Strategy<Value = String> {
+        (
+            prop::collection::vec((field_value(), any::<bool>()), FIELDS.len()),
+            prop::sample::select(vec!["", "", "\n", "<!-- c -->"]),
+        )
+            .prop_map(|(values, separator)| {
+                let mut text = String::from("<xml>");
+                for (name, (value, cdata)) in FIELDS.iter().zip(values) {
+                    let Some(value) = value else { continue };
+                    if cdata {
+                        text.push_str(&format!("<{name}><![CDATA[{value}]]></{name}>"));
+                    } else {
+                        text.push_str(&format!("<{name}>{value}</{name}>"));
+                    }
+                    text.push_str(separator);
+                }
+                text.push_str("</xml>");
+                text
+            })
+    }
+
+    #[test]
+    fn signature_checks_agree_with_the_string_comparison() {
+        let expected = crypto::msg_signature(TOKEN, TIMESTAMP, NONCE, ENCRYPT);
+        for received in [
+            expected.clone(),
+            expected.to_ascii_uppercase(),
+            expected[1..].to_owned(),
+            format!("{expected}0"),
+            format!("{}é", &expected[2..]),
+            String::new(),
+            MSG_SIGNATURE.to_owned(),
+        ] {
+            assert_eq!(
+                crypto::msg_signature_matches(TOKEN, TIMESTAMP, NONCE, ENCRYPT, &received),
+                crypto::signature_matches(&expected, &received),
+                "{received}"
+            );
+        }
+        assert!(crypto::msg_signature_matches(
+            TOKEN,
+            TIMESTAMP,
+            NONCE,
+            ENCRYPT,
+            MSG_SIGNATURE
+        ));
+        assert!(crypto::url_signature_matches(
+            TOKEN,
+            TIMESTAMP,
+            NONCE,
+            &URL_SIGNATURE.to_ascii_uppercase()
+        ));
+        assert!(!crypto::url_signature_matches(
+            TOKEN,
+            TIMESTAMP,
+            "other",
+            URL_SIGNATURE
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn params_read_what_push_query_reads(parts in prop::collection::vec(query_fragment(), 0..16)) {
+            let raw = parts.concat();
+            let params = PushParams::parse(&raw);
+            let query = PushQuery::parse(&raw);
+            prop_assert_eq!(params.signature.as_deref(), query.signature.as_deref());
+            prop_assert_eq!(params.timestamp.as_deref(), query.timestamp.as_deref());
+            prop_assert_eq!(params.nonce.as_deref(), query.nonce.as_deref());
+            prop_assert_eq!(params.encrypt_type.as_deref(), query.encrypt_type.as_deref());
+            prop_assert_eq!(params.msg_signature.as_deref(), query.msg_signature.as_deref());
+        }
+
+        #[test]
+        fn decode_answers_what_receive_and_the_conversion_answer(
+            message in message(),
+            random in any::<[u8; RANDOM_LEN]>(),
+        ) {
+            let plain = receiver(PushMode::Plain);
+            let query = plain_query().to_query_string();
+            prop_assert_eq!(
+                PushDecoder::decode(&plain, &query, message.as_bytes(), now()),
+                decode_owned(&plain, &query, message.as_bytes())
+            );
+
+            let safe = receiver(PushMode::Safe);
+            let encrypt = crypto::encrypt(&key(), &random, message.as_bytes(), APPID);
+            let query = aes_query(&encrypt).to_query_string();
+            let body = envelope(&encrypt);
+            prop_assert_eq!(
+                PushDecoder::decode(&safe, &query, body.as_bytes(), now()),
+                decode_owned(&safe, &query, body.as_bytes())
+            );
+        }
+    }
+}

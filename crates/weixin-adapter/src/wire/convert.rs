@@ -20,6 +20,7 @@ use super::{
     InvoiceInfo, InvoiceItem, InvoiceUserData, PayMchInfo, PushEvent, RejectInsertRequest,
     UpdateInvoiceStatusEvent, UserAuthorizeInvoiceEvent, UserCard, UserFieldSetting, UserTitle,
 };
+use crate::wire::push::{FieldLookup, HeaderFields, XmlError};
 
 /// A wire value that does not make a valid domain value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -405,14 +406,22 @@ impl TryFrom<InsertCardResponse> for InsertedCard {
 
 // --- pushes -----------------------------------------------------------------------------
 
-impl TryFrom<UserAuthorizeInvoiceEvent> for AuthorizationEvent {
+/// The fields of `user_authorize_invoice`, borrowed.
+struct AuthorizeFields<'a> {
+    from_user_name: &'a str,
+    create_time: i64,
+    succ_order_id: Option<&'a str>,
+    fail_order_id: Option<&'a str>,
+    authorize_appid: Option<&'a str>,
+    source: Option<&'a str>,
+    s_pappid: Option<&'a str>,
+}
+
+impl TryFrom<AuthorizeFields<'_>> for AuthorizationEvent {
     type Error = ConvertError;
 
-    fn try_from(event: UserAuthorizeInvoiceEvent) -> Result<Self, ConvertError> {
-        let outcome = match (
-            event.succ_order_id.as_deref(),
-            event.fail_order_id.as_deref(),
-        ) {
+    fn try_from(event: AuthorizeFields<'_>) -> Result<Self, ConvertError> {
+        let outcome = match (event.succ_order_id, event.fail_order_id) {
             (Some(order), None) => AuthOutcome::Succeeded(OrderId::parse(order)?),
             (None, Some(order)) => AuthOutcome::Failed(OrderId::parse(order)?),
             (Some(_), Some(_)) => {
@@ -429,17 +438,58 @@ impl TryFrom<UserAuthorizeInvoiceEvent> for AuthorizationEvent {
             }
         };
         Ok(Self {
-            openid: OpenId::parse(&event.header.from_user_name)?,
-            create_time: Timestamp::from_unix_seconds(event.header.create_time),
+            openid: OpenId::parse(event.from_user_name)?,
+            create_time: Timestamp::from_unix_seconds(event.create_time),
             outcome,
-            authorize_appid: event
-                .authorize_appid
-                .as_deref()
-                .map(AppId::parse)
-                .transpose()?,
+            authorize_appid: event.authorize_appid.map(AppId::parse).transpose()?,
             // An unknown source is kept out rather than refusing an otherwise valid push.
-            source: event.source.as_deref().and_then(AuthSource::parse),
-            s_pappid: event.s_pappid.as_deref().map(SPappId::parse).transpose()?,
+            source: event.source.and_then(AuthSource::parse),
+            s_pappid: event.s_pappid.map(SPappId::parse).transpose()?,
+        })
+    }
+}
+
+impl TryFrom<UserAuthorizeInvoiceEvent> for AuthorizationEvent {
+    type Error = ConvertError;
+
+    fn try_from(event: UserAuthorizeInvoiceEvent) -> Result<Self, ConvertError> {
+        AuthorizeFields {
+            from_user_name: &event.header.from_user_name,
+            create_time: event.header.create_time,
+            succ_order_id: event.succ_order_id.as_deref(),
+            fail_order_id: event.fail_order_id.as_deref(),
+            authorize_appid: event.authorize_appid.as_deref(),
+            source: event.source.as_deref(),
+            s_pappid: event.s_pappid.as_deref(),
+        }
+        .try_into()
+    }
+}
+
+/// The fields of `update_invoice_status`, borrowed.
+struct StatusFields<'a> {
+    from_user_name: &'a str,
+    create_time: i64,
+    status: &'a str,
+    card_id: &'a str,
+    code: &'a str,
+}
+
+impl TryFrom<StatusFields<'_>> for InvoiceStatusEvent {
+    type Error = ConvertError;
+
+    fn try_from(event: StatusFields<'_>) -> Result<Self, ConvertError> {
+        Ok(Self {
+            openid: OpenId::parse(event.from_user_name)?,
+            create_time: Timestamp::from_unix_seconds(event.create_time),
+            status: ReimburseStatus::parse(event.status).ok_or_else(|| {
+                ConvertError::new(
+                    "Status",
+                    format!("unknown reimburse status {:?}", event.status),
+                )
+            })?,
+            card_id: CardId::parse(event.card_id)?,
+            code: CardCode::parse(event.code)?,
         })
     }
 }
@@ -448,18 +498,14 @@ impl TryFrom<UpdateInvoiceStatusEvent> for InvoiceStatusEvent {
     type Error = ConvertError;
 
     fn try_from(event: UpdateInvoiceStatusEvent) -> Result<Self, ConvertError> {
-        Ok(Self {
-            openid: OpenId::parse(&event.header.from_user_name)?,
-            create_time: Timestamp::from_unix_seconds(event.header.create_time),
-            status: ReimburseStatus::parse(&event.status).ok_or_else(|| {
-                ConvertError::new(
-                    "Status",
-                    format!("unknown reimburse status {:?}", event.status),
-                )
-            })?,
-            card_id: CardId::parse(&event.card_id)?,
-            code: CardCode::parse(&event.code)?,
-        })
+        StatusFields {
+            from_user_name: &event.header.from_user_name,
+            create_time: event.header.create_time,
+            status: &event.status,
+            card_id: &event.card_id,
+            code: &event.code,
+        }
+        .try_into()
     }
 }
 
@@ -478,6 +524,52 @@ impl TryFrom<PushEvent> for WeixinEvent {
             },
         })
     }
+}
+
+/// `WeixinEvent::try_from(PushEvent::from_fields(fields))` straight from borrowed fields,
+/// without the owned wire structs in between: the XML errors of [`PushEvent::from_fields`],
+/// then the conversion's.
+///
+/// # Errors
+/// The outer [`XmlError`] as [`PushEvent::from_fields`]; the inner [`ConvertError`] as
+/// `WeixinEvent::try_from`.
+pub(crate) fn weixin_event(
+    fields: &impl FieldLookup,
+) -> Result<Result<WeixinEvent, ConvertError>, XmlError> {
+    let header = HeaderFields::read(fields)?;
+    let event = fields.non_empty_field("Event");
+    let field = |name: &str| fields.non_empty_field(name);
+    Ok(match (header.msg_type, event) {
+        ("event", Some("user_authorize_invoice")) => AuthorizeFields {
+            from_user_name: header.from_user_name,
+            create_time: header.create_time,
+            succ_order_id: field("SuccOrderId"),
+            fail_order_id: field("FailOrderId"),
+            authorize_appid: field("AuthorizeAppId").or_else(|| field("AppId")),
+            source: field("Source"),
+            s_pappid: field("SPAppId"),
+        }
+        .try_into()
+        .map(WeixinEvent::Authorization),
+        ("event", Some("update_invoice_status")) => {
+            let required = |name: &'static str| field(name).ok_or(XmlError::MissingField(name));
+            StatusFields {
+                from_user_name: header.from_user_name,
+                create_time: header.create_time,
+                status: required("Status")?,
+                card_id: required("CardId")?,
+                code: required("Code")?,
+            }
+            .try_into()
+            .map(WeixinEvent::InvoiceStatus)
+        }
+        _ => Ok(WeixinEvent::Other {
+            msg_type: header.msg_type.to_owned(),
+            event: event.map(str::to_owned),
+            from: header.from_user_name.to_owned(),
+            create_time: Timestamp::from_unix_seconds(header.create_time),
+        }),
+    })
 }
 
 /// Parses a media id answered by `setpdf`.

@@ -532,3 +532,179 @@ mod convert {
         assert!(fapiao_domain::weixin::AuthUrl::try_from(empty).is_err());
     }
 }
+
+mod flat_scan {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wire::push::FlatFields;
+
+    /// What Weixin sends, with and without line breaks between the children.
+    #[test]
+    fn reads_weixin_pushes_without_the_full_parser() {
+        let push = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName><CreateTime>1475134700</CreateTime>\
+                    <FailOrderId><![CDATA[]]></FailOrderId><Empty/><Text>a b</Text></xml>";
+        let spaced = "\n<xml>\n  <ToUserName><![CDATA[gh_1]]></ToUserName>\n  <CreateTime>1475134700</CreateTime>\n  \
+                      <FailOrderId><![CDATA[]]></FailOrderId>\n<Empty/><Text>a b</Text>\n</xml>\n";
+        for text in [push, spaced] {
+            let flat = FlatFields::scan(text).expect("the simple shape");
+            let expected = XmlFields::parse(text.as_bytes()).expect("parses");
+            assert!(flat.iter().eq(expected.iter()), "{text}");
+        }
+    }
+
+    #[test]
+    fn leaves_every_other_shape_to_the_full_parser() {
+        for text in [
+            "",
+            "<xml/>",
+            "<?xml version=\"1.0\"?><xml><A>1</A></xml>",
+            "<xml><A>1</A><!-- c --></xml>",
+            "<xml a=\"1\"><A>1</A></xml>",
+            "<xml><A>&lt;</A></xml>",
+            "<xml><A>a\r\nb</A></xml>",
+            "<xml><A><![CDATA[a\rb]]></A></xml>",
+            "<xml><A> <![CDATA[a]]></A></xml>",
+            "<xml><A><B>1</B></A></xml>",
+            "<xml><A>1</A><A>2</A></xml>",
+            "<xml><A>1</a></xml>",
+            "<xml><A>1</A></xml><xml/>",
+            "<xml><A>1</A></xml>x",
+            "<xml><A>1</A>",
+        ] {
+            assert!(FlatFields::scan(text).is_none(), "{text:?}");
+        }
+    }
+
+    fn content() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "",
+            "abc",
+            " ",
+            "\n",
+            "\r\n",
+            "\r",
+            "中文",
+            ">",
+            "]]>",
+            "]",
+            "&lt;",
+            "&amp;",
+            "&bogus;",
+            "&#x41;",
+            "<![CDATA[x]]>",
+            "<![CDATA[]]>",
+            "<![CDATA[]]]>",
+            "<![CDATA[a\rb]]>",
+            "<![CDATA[<!DOCTYPE x>]]>",
+            "<![CDATA[",
+            "<!-- c -->",
+            "<B>1</B>",
+            "<B/>",
+            "<",
+            "/",
+        ])
+    }
+
+    fn name() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["A", "B", "Ab_1", "x:y", "a-b.c", "1A", "A B", ""])
+    }
+
+    fn separator() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "",
+            "",
+            "\n",
+            " \t",
+            "\r\n",
+            "x",
+            "&amp;",
+            "<!-- c -->",
+        ])
+    }
+
+    /// Documents near the simple shape, some of them just outside it.
+    fn document() -> impl Strategy<Value = String> {
+        let field = (
+            name(),
+            prop::collection::vec(content(), 0..3),
+            separator(),
+            any::<u8>(),
+        );
+        (
+            separator(),
+            prop::collection::vec(field, 0..6),
+            separator(),
+            prop::sample::select(vec!["xml", "xml", "root", "x y"]),
+        )
+            .prop_map(|(lead, fields, tail, root)| {
+                let mut text = format!("{lead}<{root}>");
+                for (name, parts, separator, shape) in fields {
+                    match shape % 8 {
+                        0 => text.push_str(&format!("<{name}/>")),
+                        1 => text.push_str(&format!("<{name}>{}</{name}", parts.concat())),
+                        _ => text.push_str(&format!("<{name}>{}</{name}>", parts.concat())),
+                    }
+                    text.push_str(separator);
+                }
+                text.push_str(&format!("</{root}>{tail}"));
+                text
+            })
+    }
+
+    fn fragment() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "<xml>",
+            "</xml>",
+            "<A>",
+            "</A>",
+            "<B/>",
+            "<![CDATA[",
+            "]]>",
+            "]",
+            "x",
+            " ",
+            "\r",
+            "&amp;",
+            "&",
+            ">",
+            "<",
+            "/",
+            "<!-- c -->",
+            "<?pi?>",
+            "<!DOCTYPE x>",
+            "<!ENTITY x>",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_full_parser_near_the_simple_shape(text in document()) {
+            prop_assert_eq!(XmlFields::parse(text.as_bytes()), XmlFields::parse_full(&text));
+            if let Some(flat) = FlatFields::scan(&text) {
+                let fields = XmlFields::parse_full(&text).expect("the full parser accepts it too");
+                prop_assert!(flat.iter().eq(fields.iter()));
+            }
+        }
+
+        #[test]
+        fn agrees_with_the_full_parser_on_long_cdata(
+            content in prop::collection::vec(
+                prop::sample::select(vec![b'a', b'a', b'a', b'a', b']', b'>', b'\r', b'<']),
+                0..200,
+            ),
+        ) {
+            let content = String::from_utf8(content).expect("ascii");
+            let text = format!("<xml><A><![CDATA[{content}]]></A><B>1</B></xml>");
+            prop_assert_eq!(XmlFields::parse(text.as_bytes()), XmlFields::parse_full(&text));
+        }
+
+        #[test]
+        fn agrees_with_the_full_parser_on_fragments(
+            parts in prop::collection::vec(fragment(), 0..24),
+        ) {
+            let text = parts.concat();
+            prop_assert_eq!(XmlFields::parse(text.as_bytes()), XmlFields::parse_full(&text));
+        }
+    }
+}
