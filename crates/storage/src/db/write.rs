@@ -212,7 +212,7 @@ async fn group_writer(
         if first.is_closed() {
             continue;
         }
-        let outer = match writer.begin_with_options(immediate.clone()).await {
+        let outer = match writer.begin_with_options(immediate).await {
             Ok(txn) => txn,
             Err(err) => {
                 let _ = first.send(Err(err));
