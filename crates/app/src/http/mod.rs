@@ -293,6 +293,9 @@ async fn create_order(State(state): State<AppState>, body: Bytes) -> Result<Resp
     let table = state.0.invoices.tax_table_today();
     let request = dto::parse_body::<dto::CreateOrderDto>(&body)?.parse(table)?;
     let started = state.0.invoices.start(request).await?;
+    if started.woken_pushes > 0 {
+        state.0.work.notify_one();
+    }
     metrics::counter!("fapiao_orders_started_total", "scenario" => started.order.scenario().code())
         .increment(1);
     let view = dto::started_view(&started, &state.0.http.public_base_url);

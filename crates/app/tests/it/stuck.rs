@@ -679,3 +679,42 @@ async fn an_authorization_set_aside_after_its_retries_is_replayed_once_the_order
         Err(AppError::NotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn an_authorization_kept_for_its_order_is_handled_as_soon_as_the_order_is_registered() {
+    let h = harness(
+        merchant(0, appid("oa"), false),
+        platform(appid("oa")),
+        FakeIssuerMode::Synchronous,
+        setup_done(),
+    );
+    // Stored and handled once: its order is not registered yet.
+    h.push(authorization("4200000003", true, None, 1_780_000_010))
+        .await;
+    assert_eq!(
+        h.service.process_inbox("worker-1", 16).await.unwrap(),
+        0,
+        "kept for a retry later"
+    );
+    let started = h
+        .service
+        .start(start_request(Scenario::PostPayment, "4200000003"))
+        .await
+        .unwrap();
+    assert_eq!(started.woken_pushes, 1);
+    // Due at once: the clock has not moved.
+    assert_eq!(h.service.process_inbox("worker-1", 16).await.unwrap(), 1);
+    assert_ne!(
+        h.order("4200000003").await.state(),
+        OrderState::AwaitingAuthorization
+    );
+    h.drain(20).await;
+    assert_eq!(h.order("4200000003").await.state(), OrderState::Delivered);
+    // An order registered with no push waiting wakes nothing.
+    let started = h
+        .service
+        .start(start_request(Scenario::PostPayment, "4200000004"))
+        .await
+        .unwrap();
+    assert_eq!(started.woken_pushes, 0);
+}

@@ -389,6 +389,17 @@ pub trait EventInbox: Send + Sync {
 
     /// Where the push `id` stands; `None` when there is no such push (never stored, or purged).
     async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError>;
+
+    /// Makes the unprocessed pushes stored under `dedupe_keys` due at `now` (those waiting
+    /// for a retry later), answering how many: a push kept because its order was not yet
+    /// registered is handled as soon as the order is, not at its next retry. A push under a
+    /// lease is left to its holder.
+    ///
+    /// The default wakes nothing, which is always correct: the push then waits for its retry.
+    async fn wake(&self, dedupe_keys: &[String], now: Timestamp) -> Result<u64, RepositoryError> {
+        let _ = (dedupe_keys, now);
+        Ok(0)
+    }
 }
 
 /// The one-time setup as last completed.

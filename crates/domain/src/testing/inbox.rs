@@ -103,6 +103,25 @@ impl EventInbox for InMemoryEventInbox {
         Ok(claimed)
     }
 
+    async fn wake(&self, dedupe_keys: &[String], now: Timestamp) -> Result<u64, RepositoryError> {
+        let mut rows = lock(&self.rows);
+        let ids: Vec<i64> = dedupe_keys
+            .iter()
+            .filter_map(|key| rows.0.get(key).copied())
+            .collect();
+        let mut woken = 0;
+        for id in ids {
+            if let Some(row) = rows.1.get_mut(&id) {
+                let leased = row.lease_until.is_some_and(|until| until > now);
+                if !row.processed && !leased && row.not_before > now {
+                    row.not_before = now;
+                    woken += 1;
+                }
+            }
+        }
+        Ok(woken)
+    }
+
     async fn mark_processed(&self, id: i64, note: Option<String>) -> Result<(), RepositoryError> {
         let mut rows = lock(&self.rows);
         let row = rows

@@ -328,4 +328,8 @@ impl EventInbox for GroupCommitInbox {
     async fn status(&self, id: i64) -> Result<Option<InboxStatus>, RepositoryError> {
         self.inner.status(id).await
     }
+
+    async fn wake(&self, dedupe_keys: &[String], now: Timestamp) -> Result<u64, RepositoryError> {
+        self.inner.wake(dedupe_keys, now).await
+    }
 }

@@ -10,8 +10,8 @@ use fapiao_domain::ports::{
 use fapiao_domain::weixin::WeixinEvent;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 
 use crate::db::{Database, WriteTxn};
@@ -471,6 +471,28 @@ impl EventInbox for SeaOrmEventInbox {
         let items = self.claim_on(&txn, worker, limit, now, lease_until).await?;
         txn.commit().await.map_err(repository_error)?;
         Ok(items)
+    }
+
+    async fn wake(&self, dedupe_keys: &[String], now: Timestamp) -> Result<u64, RepositoryError> {
+        if dedupe_keys.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let res = inbox_event::Entity::update_many()
+            .col_expr(inbox_event::Column::AvailableAt, Expr::value(now.millis()))
+            .filter(inbox_event::Column::DedupeKey.is_in(dedupe_keys.iter().map(String::as_str)))
+            .filter(inbox_event::Column::ProcessedAt.is_null())
+            .filter(inbox_event::Column::AvailableAt.gt(now.millis()))
+            .filter(
+                Condition::any()
+                    .add(inbox_event::Column::LeaseUntil.is_null())
+                    .add(inbox_event::Column::LeaseUntil.lte(now.millis())),
+            )
+            .exec(&txn)
+            .await
+            .map_err(repository_error)?;
+        txn.commit().await.map_err(repository_error)?;
+        Ok(res.rows_affected)
     }
 
     async fn purge_processed(&self, before: Timestamp) -> Result<u64, RepositoryError> {

@@ -16,6 +16,7 @@ on_both!(
     group_commit_stores_concurrent_pushes_exactly_once,
     group_commit_settles_and_claims_beside_pushes,
     an_undecodable_event_is_set_aside_and_the_others_claimed,
+    wake_makes_only_waiting_pushes_under_the_keys_due,
 );
 
 /// A push whose dedupe key is determined by `from`.
@@ -460,4 +461,70 @@ async fn group_commit_settles_and_claims_beside_pushes(kind: Kind) {
         inbox.mark_processed(-1, None).await,
         Err(RepositoryError::NotFound(_))
     ));
+}
+
+async fn wake_makes_only_waiting_pushes_under_the_keys_due(kind: Kind) {
+    let test_db = TestDb::new(kind).await;
+    let inbox = SeaOrmEventInbox::new(test_db.db.clone());
+    let ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for from in ["waiting", "leased", "processed", "other"] {
+            match inbox.record(&event(from), at(1_000)).await.expect("record") {
+                RecordOutcome::Recorded(id) => ids.push(id),
+                other => panic!("{from}: {other:?}"),
+            }
+        }
+        ids
+    };
+    let key = |from: &str| event(from).dedupe_key();
+    // All four claimed; "waiting" and "other" released for a retry much later, "processed"
+    // done, "leased" still held.
+    let claimed = inbox
+        .claim("w1", 10, at(2_000), at(62_000))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 4);
+    inbox
+        .release(ids[0], at(900_000), "order not registered")
+        .await
+        .expect("release");
+    inbox
+        .release(ids[3], at(900_000), "order not registered")
+        .await
+        .expect("release");
+    inbox.mark_processed(ids[2], None).await.expect("processed");
+
+    let woken = inbox
+        .wake(
+            &[
+                key("waiting"),
+                key("leased"),
+                key("processed"),
+                key("absent"),
+            ],
+            at(3_000),
+        )
+        .await
+        .expect("wake");
+    assert_eq!(woken, 1, "only the waiting push under the keys");
+    let due: Vec<i64> = inbox
+        .claim("w2", 10, at(3_000), at(63_000))
+        .await
+        .expect("claim")
+        .iter()
+        .map(|item| item.id)
+        .collect();
+    assert_eq!(
+        due,
+        [ids[0]],
+        "the other key's push still waits for its retry"
+    );
+    assert_eq!(
+        inbox
+            .wake(&[key("waiting")], at(3_000))
+            .await
+            .expect("wake"),
+        0,
+        "a claimed push is left to its holder"
+    );
 }

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::{Change, InvoiceService};
 use crate::error::AppError;
+use crate::settings::RetryPolicy;
 
 /// What became of a push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,12 @@ pub enum EventOutcome {
 /// How many times a push for an order that is not registered yet is kept and tried again
 /// (with backoff, up to the retry policy's longest delay) before it is set aside with a note.
 pub const EARLY_PUSH_ATTEMPTS: u32 = 30;
+
+/// The first retry of a push for an order not registered yet, doubling per attempt up to the
+/// retry policy's longest delay. Registering the order wakes the push at once
+/// ([`EventInbox::wake`](fapiao_domain::ports::EventInbox::wake)), so the retries only catch
+/// an order registered where the wake could not reach (e.g. the wake failed).
+pub const EARLY_PUSH_FIRST_RETRY_MILLIS: i64 = 15_000;
 
 /// What became of an accepted push.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,10 +225,11 @@ impl InvoiceService {
                 self.ports.inbox.mark_processed(item.id, None).await?;
             }
             Ok(EventOutcome::Early(note)) if item.attempts < EARLY_PUSH_ATTEMPTS => {
-                let delay = self
-                    .settings
-                    .retry
-                    .backoff_millis(item.attempts, item.id.unsigned_abs());
+                let early = RetryPolicy {
+                    base_delay_millis: EARLY_PUSH_FIRST_RETRY_MILLIS,
+                    ..self.settings.retry
+                };
+                let delay = early.backoff_millis(item.attempts, item.id.unsigned_abs());
                 // Said once per push; its retries are at debug level (a burst of early pushes
                 // would otherwise log each of them up to 30 times).
                 if item.attempts == 0 {

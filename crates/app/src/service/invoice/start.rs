@@ -8,8 +8,9 @@ use fapiao_domain::order::{Input, NewOrder, Order, OrderState};
 use fapiao_domain::party::Buyer;
 use fapiao_domain::ports::{OrderFilter, OrderPosition, RepositoryError};
 use fapiao_domain::scenario::{PageStyle, Scenario};
-use fapiao_domain::weixin::{AuthUrl, AuthUrlRequest};
-use tracing::info;
+use fapiao_domain::time::Timestamp;
+use fapiao_domain::weixin::{AuthUrl, AuthUrlRequest, WeixinEvent};
+use tracing::{info, warn};
 
 use super::{Change, InvoiceService};
 use crate::error::AppError;
@@ -80,9 +81,29 @@ pub struct Started {
     pub order: Order,
     /// What the front end does.
     pub action: FrontendAction,
+    /// Authorization pushes that arrived before the order and were kept for it, now due at
+    /// once (the runner should be woken when there are any).
+    pub woken_pushes: u64,
 }
 
 impl InvoiceService {
+    /// Wakes the authorization pushes kept for `key` before it was registered; a failure is
+    /// only logged (they are then handled at their next retry).
+    async fn wake_early_pushes(&self, key: &OrderKey, now: Timestamp) -> u64 {
+        let keys = WeixinEvent::authorization_dedupe_keys(key);
+        match self.ports.inbox.wake(&keys, now).await {
+            Ok(0) => 0,
+            Ok(woken) => {
+                info!(order_id = %key.order_id, woken, "pushes that arrived before the order are due now");
+                woken
+            }
+            Err(e) => {
+                warn!(order_id = %key.order_id, error = %e, "pushes kept for the order not woken; they wait for their retry");
+                0
+            }
+        }
+    }
+
     /// Starts invoicing: stores the order and returns what the front end needs.
     ///
     /// Starting an order id that already exists for the same scenario and amount resumes it
@@ -188,8 +209,10 @@ impl InvoiceService {
             remark,
         };
         let order = Order::create(new, now).map_err(|e| AppError::invalid(e.field, e.rule))?;
+        let mut woken_pushes = 0;
         let mut order = match self.ports.orders.insert(&order, &[]).await {
             Ok(()) => {
+                woken_pushes = self.wake_early_pushes(&key, now).await;
                 let mut stored = order;
                 stored.mark_saved();
                 stored
@@ -233,7 +256,11 @@ impl InvoiceService {
                 }
             }
         };
-        Ok(Started { order, action })
+        Ok(Started {
+            order,
+            action,
+            woken_pushes,
+        })
     }
 
     fn seller_list(&self) -> String {
