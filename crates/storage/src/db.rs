@@ -274,6 +274,12 @@ impl Database {
         self.conn.get_database_backend()
     }
 
+    /// Whether writes are group-committed ([`Database::begin_write`]): on SQLite every write
+    /// must go through it; elsewhere a single statement may also run on its own.
+    pub(crate) fn groups_writes(&self) -> bool {
+        self.group.is_some()
+    }
+
     /// Starts a transaction that will write; every write goes through one.
     ///
     /// On SQLite it is a unit of a group commit (see [`WriteTxn`] and the `write` module): the

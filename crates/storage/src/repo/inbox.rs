@@ -113,6 +113,13 @@ impl SeaOrmEventInbox {
                     }
                 }
             }
+            None if rows.len() <= ROWS_PER_STATEMENT && !self.db.groups_writes() => {
+                // PostgreSQL: one statement is atomic by itself, and needs no BEGIN and COMMIT
+                // round trips (on SQLite every write joins the group commit instead).
+                for (id, key) in self.insert_rows(self.db.conn(), &rows).await? {
+                    record(id, key, &mut outcomes)?;
+                }
+            }
             None => {
                 let txn = self.db.begin_write().await.map_err(repository_error)?;
                 for chunk in rows.chunks(ROWS_PER_STATEMENT) {
