@@ -43,12 +43,6 @@ enum Command {
     Migrate,
 }
 
-/// mimalloc rather than the system allocator: requests allocate and free across the runtime's
-/// and the database's threads, where glibc's arenas spent about an eighth of the service's CPU
-/// under push load (`docs/BENCHMARKS.md`, "As deployed").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
