@@ -11,21 +11,16 @@ use serde_json::{Value, json};
 
 use crate::app::{Db, KEY, config, test_db};
 
-/// A file of its own under the system's temporary directory, removed on drop.
-struct TempFile(PathBuf);
+/// A file in a temporary directory of its own (the SQLite and PostgreSQL variants of a test
+/// run at once in one process), removed with it on drop.
+struct TempFile(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl TempFile {
     fn new(name: &str, text: &str) -> TempFile {
-        let path =
-            std::env::temp_dir().join(format!("fapiao-taxcodes-{}-{name}.csv", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("fapiao-taxcodes-{name}.csv"));
         std::fs::write(&path, text).unwrap();
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        TempFile(path, dir)
     }
 }
 
