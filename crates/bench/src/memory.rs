@@ -180,10 +180,23 @@ pub(crate) async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()
     child.kill().await?;
     sandbox_task.abort();
     let peak = sampler.await.unwrap_or(0.0).max(hwm);
+    let driven = (done - started).as_secs_f64();
     println!(
-        "memory: {in_flight} orders created ({after_create:.1} MB resident) then driven to delivered at once in {:.1} s; \
+        "memory: {in_flight} orders created ({after_create:.1} MB resident) then driven to delivered at once in {driven:.1} s \
+         ({:.0} orders/s: `fapiao serve` in its own process, its runner on, the Weixin sandbox in this one); \
          peak {peak:.1} MB resident, {rss:.1} MB at the end",
-        (done - started).as_secs_f64()
+        in_flight as f64 / driven
+    );
+    // Every issue call the sandbox issuer answered is a ledger row under its idempotency key:
+    // the seeded orders' and the in-flight ones' (the copies have none).
+    let ledger = db.count("SELECT COUNT(*) FROM sandbox_ledger").await?;
+    let issued = i64::try_from(seed + in_flight).unwrap_or(i64::MAX);
+    ensure!(
+        ledger == issued,
+        "the sandbox issuer's ledger holds {ledger} invoices for {issued} orders issued through the pipeline"
+    );
+    println!(
+        "memory: the sandbox issuer's ledger holds {ledger} invoices for {issued} orders issued"
     );
     db.close().await?;
     Ok(())
