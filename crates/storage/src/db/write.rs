@@ -13,7 +13,8 @@
 //! arrive while one runs join the same commit (up to [`MAX_UNITS`]).
 //!
 //! A unit that fails alone (a stale version, a lost lease, a unique violation) changes
-//! nothing and costs the others nothing; a failed `COMMIT` fails every unit of the group, as
+//! nothing and costs the others nothing; a failed `COMMIT`, or a savepoint that cannot be
+//! released or rolled back, fails every unit of the group (the group is rolled back whole), as
 //! a failed commit of their own transactions would have.
 //!
 //! PostgreSQL takes concurrent writers and groups their commits itself (its WAL flush covers
@@ -233,6 +234,10 @@ async fn group_writer(
             None => continue,
         };
         let mut units = 1;
+        // A savepoint that could not be released or rolled back leaves the transaction in a
+        // state no unit asked for (SQLite may even have rolled all of it back): the group is
+        // then rolled back whole and every unit told, rather than committing it.
+        let mut poisoned = None;
         while units < MAX_UNITS {
             let Some(request) = next_waiting(&mut receiver) else {
                 break;
@@ -245,20 +250,28 @@ async fn group_writer(
                     break;
                 }
             };
-            match run_unit(request, savepoint).await {
-                Some(Finished::Done { txn, durable: d }) => match txn.commit().await {
-                    Ok(()) => durable.push(d),
-                    Err(err) => {
-                        let _ = d.send(Err(err.to_string()));
-                    }
-                },
-                Some(Finished::Abandoned(txn)) => {
-                    let _ = txn.rollback().await;
+            let ended = match run_unit(request, savepoint).await {
+                Some(Finished::Done { txn, durable: d }) => {
+                    durable.push(d);
+                    txn.commit().await
                 }
-                None => {}
+                Some(Finished::Abandoned(txn)) => txn.rollback().await,
+                None => Ok(()),
+            };
+            if let Err(err) = ended {
+                poisoned = Some(err.to_string());
+                break;
             }
         }
-        let committed = outer.commit().await.map_err(|err| err.to_string());
+        let committed = match poisoned {
+            None => outer.commit().await.map_err(|err| err.to_string()),
+            Some(reason) => {
+                let _ = outer.rollback().await;
+                Err(format!(
+                    "a savepoint failed ({reason}); the group was rolled back"
+                ))
+            }
+        };
         if let Err(err) = &committed {
             tracing::warn!(error = %err, units, "group commit failed; every unit of it is told");
         }

@@ -340,6 +340,7 @@ impl SeaOrmOrderRepository {
                 .await
                 .map_err(repository_error)?;
         }
+        // With `chain`, the first job due now goes to the completing worker, leased.
         let chained = match (chain, done) {
             (Some((now, lease_until)), Some((_, worker))) => jobs
                 .iter()
@@ -348,30 +349,22 @@ impl SeaOrmOrderRepository {
             _ => None,
         };
         let mut leased = None;
-        match chained {
-            Some((at, worker, lease_until)) => {
-                for (i, job) in jobs.iter().enumerate() {
-                    if i == at {
-                        let id = insert_job(&txn, job, Some((worker, lease_until)))
-                            .await
-                            .map_err(repository_error)?;
-                        leased = Some(Job {
-                            id,
-                            order: job.order.clone(),
-                            command: job.command.clone(),
-                            attempts: 0,
-                            lease_until,
-                            last_error: None,
-                        });
-                    } else {
-                        insert_job(&txn, job, None)
-                            .await
-                            .map_err(repository_error)?;
-                    }
-                }
-            }
-            None => {
-                insert_jobs(&txn, jobs).await.map_err(repository_error)?;
+        for (i, job) in jobs.iter().enumerate() {
+            let lease = chained
+                .filter(|(at, ..)| *at == i)
+                .map(|(_, worker, until)| (worker, until));
+            let id = insert_job(&txn, job, lease)
+                .await
+                .map_err(repository_error)?;
+            if let Some((_, lease_until)) = lease {
+                leased = Some(Job {
+                    id,
+                    order: job.order.clone(),
+                    command: job.command.clone(),
+                    attempts: 0,
+                    lease_until,
+                    last_error: None,
+                });
             }
         }
         if let Some((job, worker)) = done {
