@@ -4,14 +4,18 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use std::path::PathBuf;
+
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, TransactionTrait,
+    ConnectOptions, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
 use crate::migration::Migrator;
 
+mod sync;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -56,8 +60,9 @@ impl Default for DatabaseOptions {
 /// SQLite's `synchronous` setting for a file database in WAL mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SqliteSync {
-    /// The WAL is synced at every commit: a commit that returned survives a power loss.
-    /// The default, because a lost `issuing` save may mean a second invoice.
+    /// A commit returns only once the WAL is synced: a commit that returned survives a power
+    /// loss. The default, because a lost `issuing` save may mean a second invoice. (The sync
+    /// runs after SQLite's `COMMIT`, beside the next writes, not inside it: see `db/sync.rs`.)
     #[default]
     Full,
     /// The WAL is synced at checkpoints only: the last commits may roll back on a power loss
@@ -133,6 +138,16 @@ impl Database {
         url: &str,
         options: &DatabaseOptions,
     ) -> Result<Database, StorageError> {
+        Database::open(url, options, None).await
+    }
+
+    /// [`Database::connect_with`], with `sync` instead of the WAL sync when the writes are
+    /// pipelined (tests hold it to see that no commit returns before it).
+    pub(crate) async fn open(
+        url: &str,
+        options: &DatabaseOptions,
+        sync: Option<sync::SyncFn>,
+    ) -> Result<Database, StorageError> {
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -157,22 +172,7 @@ impl Database {
                     SqliteSync::Normal => SqliteSynchronous::Normal,
                 };
                 connect.map_sqlx_sqlite_opts(move |sqlite| {
-                    let sqlite = sqlite
-                        .create_if_missing(true)
-                        .busy_timeout(busy_timeout)
-                        .foreign_keys(true);
-                    if in_memory {
-                        sqlite
-                    } else {
-                        // WAL lets readers run beside the writer; FULL syncs the WAL at every
-                        // commit, NORMAL only at checkpoints (see `SqliteSync`).
-                        // The WAL is checkpointed by a background task (`checkpoint`), not by
-                        // the commit that crosses a threshold: off the writer's path.
-                        sqlite
-                            .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(synchronous)
-                            .pragma("wal_autocheckpoint", "0")
-                    }
+                    sqlite_options(sqlite, busy_timeout, in_memory, synchronous)
                 });
             }
             Backend::Postgres => {
@@ -183,9 +183,19 @@ impl Database {
             }
         }
         let file = backend == Backend::Sqlite && !is_in_memory(url);
+        // With FULL, the writer commits with NORMAL and a syncer syncs the WAL after each
+        // group, beside the next one's writes (see `sync`); the readers keep FULL, so a
+        // checkpoint syncs as before.
+        let pipelined = file && options.sqlite_synchronous == SqliteSync::Full;
         let writer_options = file.then(|| {
             let mut writer = connect.clone();
             writer.max_connections(1).min_connections(1);
+            if pipelined {
+                let busy_timeout = options.busy_timeout;
+                writer.map_sqlx_sqlite_opts(move |sqlite| {
+                    sqlite_options(sqlite, busy_timeout, false, SqliteSynchronous::Normal)
+                });
+            }
             writer
         });
         let conn = sea_orm::Database::connect(connect)
@@ -200,7 +210,17 @@ impl Database {
         if file {
             tokio::spawn(checkpoint(conn.clone()));
         }
-        let group = (backend == Backend::Sqlite).then(|| write::spawn_group_writer(writer.clone()));
+        let syncer = if pipelined {
+            let sync = match sync {
+                Some(sync) => sync,
+                None => sync::wal_sync(database_file(&writer).await?),
+            };
+            Some(sync::spawn_syncer(sync))
+        } else {
+            None
+        };
+        let group =
+            (backend == Backend::Sqlite).then(|| write::spawn_group_writer(writer.clone(), syncer));
         Ok(Database {
             conn,
             writer,
@@ -293,6 +313,51 @@ impl Database {
             None => Ok(WriteTxn::plain(self.conn.begin().await?)),
         }
     }
+}
+
+/// The options of every SQLite connection: WAL for a file (readers beside the writer), with
+/// `synchronous` (see `SqliteSync`) and no automatic checkpoint — a background task
+/// checkpoints (`checkpoint`), not the commit that crosses a threshold, off the writer's path.
+fn sqlite_options(
+    sqlite: SqliteConnectOptions,
+    busy_timeout: Duration,
+    in_memory: bool,
+    synchronous: SqliteSynchronous,
+) -> SqliteConnectOptions {
+    let sqlite = sqlite
+        .create_if_missing(true)
+        .busy_timeout(busy_timeout)
+        .foreign_keys(true);
+    if in_memory {
+        sqlite
+    } else {
+        sqlite
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .pragma("wal_autocheckpoint", "0")
+    }
+}
+
+/// The path of the file `conn` has open as its main database.
+async fn database_file(conn: &DatabaseConnection) -> Result<PathBuf, StorageError> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT file FROM pragma_database_list WHERE name = 'main'",
+        ))
+        .await
+        .map_err(|err| StorageError::Connect(Box::new(err)))?;
+    let file: String = row
+        .map(|row| row.try_get_by_index(0))
+        .transpose()
+        .map_err(|err| StorageError::Connect(Box::new(err)))?
+        .unwrap_or_default();
+    if file.is_empty() {
+        return Err(StorageError::Connect(
+            "SQLite names no file for the main database".into(),
+        ));
+    }
+    Ok(PathBuf::from(file))
 }
 
 fn is_in_memory(url: &str) -> bool {

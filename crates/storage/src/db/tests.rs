@@ -34,6 +34,123 @@ async fn an_sqlite_file_syncs_every_commit_unless_told_otherwise() {
         .await
         .expect("connect");
     assert_eq!(synchronous(&faster).await, 1, "NORMAL when asked");
+
+    // With FULL the writer commits with NORMAL and the syncer syncs the WAL after; with
+    // NORMAL the writer is NORMAL and nothing syncs.
+    assert_eq!(writer_synchronous(&durable).await, 1, "pipelined writer");
+    assert_eq!(writer_synchronous(&faster).await, 1);
+}
+
+async fn writer_synchronous(db: &Database) -> i32 {
+    let row = db
+        .writer
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA synchronous",
+        ))
+        .await
+        .expect("pragma answers")
+        .expect("one row");
+    row.try_get_by_index(0).expect("an integer")
+}
+
+/// With FULL, a commit returns only after a sync that began after SQLite's `COMMIT`; the
+/// writer runs the next group meanwhile; a failed sync fails the commit it was to confirm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_returns_only_after_the_wal_sync_that_follows_it() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("sync.db").display());
+    // Each sync takes the next answer the test gives, waiting for it.
+    let (answer, answers) = std::sync::mpsc::channel::<std::io::Result<()>>();
+    let answers = std::sync::Mutex::new(answers);
+    let syncs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = syncs.clone();
+    let sync: sync::SyncFn = std::sync::Arc::new(move || {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        answers
+            .lock()
+            .expect("answers")
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("test over")))
+    });
+    let db = Database::open(&url, &DatabaseOptions::default(), Some(sync))
+        .await
+        .expect("connect");
+    answer.send(Ok(())).expect("setup's sync");
+    let setup = db.begin_write().await.expect("begin");
+    setup
+        .execute_unprepared("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+        .await
+        .expect("create");
+    setup.commit().await.expect("setup commits once synced");
+    assert_eq!(syncs.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let first = db.begin_write().await.expect("begin");
+    insert(&first, 1).await.expect("insert");
+    let first = tokio::spawn(first.commit());
+    // SQLite's COMMIT returned (a reader sees the row), the commit has not: no sync yet.
+    wait_for_keys(&db, &[1]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(!first.is_finished(), "returned before its sync");
+
+    // The writer goes on while the sync waits: the next group is written meanwhile.
+    let second = db.begin_write().await.expect("the writer is free");
+    insert(&second, 2).await.expect("insert");
+    let second = tokio::spawn(second.commit());
+    wait_for_keys(&db, &[1, 2]).await;
+
+    answer.send(Ok(())).expect("first sync");
+    first.await.expect("task").expect("durable after its sync");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        !second.is_finished(),
+        "its group committed after that sync began"
+    );
+    answer
+        .send(Err(std::io::Error::other("disk gone")))
+        .expect("second sync");
+    let failed = second.await.expect("task");
+    assert!(
+        failed
+            .as_ref()
+            .is_err_and(|err| err.to_string().contains("disk gone")),
+        "{failed:?}"
+    );
+    assert_eq!(syncs.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// Waits (up to 5 s) until a reader sees exactly `expected` in `t`.
+async fn wait_for_keys(db: &Database, expected: &[i64]) {
+    for _ in 0..500 {
+        if keys(db).await == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(keys(db).await, expected);
+}
+
+/// The WAL sync of a real file: commits to it are durable (a fresh connection, after the
+/// first closed, reads them) and the sync of a WAL that is gone falls back to the database.
+#[tokio::test]
+async fn the_wal_sync_syncs_the_file_sqlite_writes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("wal.db");
+    let db = Database::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let file = database_file(&db.writer).await.expect("the file");
+    assert_eq!(
+        file.canonicalize().expect("exists"),
+        path.canonicalize().expect("exists")
+    );
+    let sync = sync::wal_sync(file.clone());
+    sync().expect("the WAL syncs");
+    db.close().await.expect("close");
+    assert!(!dir.path().join("wal.db-wal").exists(), "SQLite removed it");
+    sync().expect("the database file syncs instead");
+    std::fs::remove_file(&path).expect("remove");
+    assert!(sync().is_err(), "nothing to sync is an error");
 }
 
 /// Rows of the scratch table `t`, in key order.

@@ -29,6 +29,8 @@ use sea_orm::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::sync::{Committed, Durable};
+
 /// The most units one group commits: a bound on how long the first unit waits for its commit.
 pub(crate) const MAX_UNITS: usize = 64;
 
@@ -46,7 +48,7 @@ enum Finished {
     /// Keep its work; tell `durable` when the group's commit returned.
     Done {
         txn: DatabaseTransaction,
-        durable: oneshot::Sender<Result<(), String>>,
+        durable: Durable,
     },
     /// Undo its work (dropped without a commit, e.g. after an error).
     Abandoned(DatabaseTransaction),
@@ -56,9 +58,16 @@ enum Finished {
 pub(crate) type Requests = mpsc::UnboundedSender<oneshot::Sender<Grant>>;
 
 /// Starts the group writer over `writer`; it ends when every [`Requests`] clone is dropped.
-pub(crate) fn spawn_group_writer(writer: DatabaseConnection) -> Requests {
+///
+/// With `syncer`, a group's commit is durable only once the syncer synced the WAL after it
+/// (`writer` commits with `synchronous = NORMAL`, see [`super::sync`]); without, once SQLite's
+/// `COMMIT` returned.
+pub(crate) fn spawn_group_writer(
+    writer: DatabaseConnection,
+    syncer: Option<super::sync::Committed>,
+) -> Requests {
     let (requests, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(group_writer(writer, receiver));
+    tokio::spawn(group_writer(writer, receiver, syncer));
     requests
 }
 
@@ -201,6 +210,7 @@ async fn run_unit(request: oneshot::Sender<Grant>, txn: DatabaseTransaction) -> 
 async fn group_writer(
     writer: DatabaseConnection,
     mut receiver: mpsc::UnboundedReceiver<oneshot::Sender<Grant>>,
+    syncer: Option<Committed>,
 ) {
     let immediate = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -274,6 +284,15 @@ async fn group_writer(
         };
         if let Err(err) = &committed {
             tracing::warn!(error = %err, units, "group commit failed; every unit of it is told");
+        }
+        if let (Some(syncer), Ok(())) = (&syncer, &committed) {
+            // The syncer answers them after its next sync; the writer goes on meanwhile.
+            if let Err(unsent) = syncer.send(durable) {
+                for d in unsent.0 {
+                    let _ = d.send(Err("the WAL syncer has stopped".to_owned()));
+                }
+            }
+            continue;
         }
         for d in durable {
             let _ = d.send(committed.clone());
