@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::DbKind;
-use crate::memory::{free_port, resident};
+use crate::served::{fapiao_binary, free_port, resident};
 use crate::support::{fresh_database, percentiles};
 
 /// The server's timeouts for this run: short, so the run does not wait out the defaults.
@@ -82,12 +82,7 @@ async fn hold(
 }
 
 pub(crate) async fn connections(idle: usize, slow: usize) -> anyhow::Result<()> {
-    let binary = std::env::current_exe()?.with_file_name("fapiao");
-    ensure!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build --release -p fapiao -p fapiao-bench`",
-        binary.display()
-    );
+    let binary = fapiao_binary()?;
     // The service's own way of raising the soft limit to the hard one.
     let limit = fapiao::server::raise_descriptor_limit().unwrap_or(0);
     ensure!(

@@ -1,9 +1,10 @@
 //! `fapiao-bench`: the performance figures of `docs/BENCHMARKS.md`.
 //!
 //! Every figure comes from the real code paths: the push receiver of `fapiao-weixin`, the
-//! service started by [`fapiao::start`] on a real SQLite file or PostgreSQL schema, the
-//! in-process Weixin sandbox and the sandbox issuer with its real PDFs, and the `fapiao`
-//! binary itself for memory and readiness. The load generator runs on the same machine (in this
+//! service started by [`fapiao::start`] on a real SQLite file or PostgreSQL schema, the Weixin
+//! sandbox and the sandbox issuer with its real PDFs, and the `fapiao` binary itself, in its
+//! own process, for the pipeline, memory and readiness (`served`; `FAPIAO_BIN` names another
+//! build of it). The load generator runs on the same machine (in this
 //! process, or against `--target` for another receiver).
 //!
 //! One module per subcommand; `support` holds the pushes, the database and the service they
@@ -29,6 +30,7 @@ mod memory;
 mod pdf;
 mod pipeline;
 mod pushes;
+mod served;
 mod soak;
 mod support;
 mod taxcodes;
@@ -95,7 +97,8 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// The whole pipeline against the sandbox: authorization push → getauthdata → issue with
-    /// PDF → setpdf → insert, for orders created through the merchant API.
+    /// PDF → setpdf → insert, for orders created through the merchant API; `fapiao serve` in
+    /// its own process, the sandbox in this one.
     Pipeline {
         #[arg(long, value_enum, default_value = "sqlite")]
         db: DbKind,

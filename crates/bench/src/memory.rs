@@ -1,49 +1,20 @@
 //! `memory`: resident memory and readiness of the `fapiao` binary with many delivered orders
 //! stored and many more driven through the pipeline at once.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
-use fapiao_app::Config;
+use anyhow::{Context, ensure};
 
 use crate::DbKind;
 use crate::pipeline::{authorize_all, create_orders, s_pappid, wait_delivered};
-use crate::support::{
-    API_KEY, LIVE_API_KEY, LIVE_TOML, fresh_database, http_client, start_service, write_live_config,
-};
-
-/// `VmRSS` and `VmHWM` of `pid`, in MB.
-pub(crate) fn resident(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-pub(crate) fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
+use crate::served::{Served, resident};
+use crate::support::{API_KEY, LIVE_API_KEY, fresh_database, http_client, start_service};
 
 pub(crate) async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()> {
-    let binary = std::env::current_exe()?.with_file_name("fapiao");
-    ensure!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build --release -p fapiao -p fapiao-bench`",
-        binary.display()
-    );
     let db = fresh_database(DbKind::Sqlite).await?;
     let file = db
         .sqlite_path()
         .context("a SQLite bench database has a file")?;
-    let url = db.url().to_owned();
 
     // Stored orders: a few hundred delivered through the real pipeline, then copied (with their
     // history, under new order ids and card codes) up to `stored`.
@@ -97,67 +68,17 @@ pub(crate) async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()
     // seeding one minted (tokens, card templates) is forgotten and setup runs again.
     db.execute("DELETE FROM token_cache; DELETE FROM setup_state; DELETE FROM card_templates;")
         .await?;
-    let (port, sandbox_port) = (free_port()?, free_port()?);
-    let base = format!("http://127.0.0.1:{port}");
-    let sandbox = format!("http://127.0.0.1:{sandbox_port}");
-    let sandbox_listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], sandbox_port))).await?;
-    let config_dir = std::env::temp_dir().join(format!("fapiao-memory-{}", std::process::id()));
-    std::fs::create_dir_all(&config_dir)?;
-    let config_file = write_live_config(&config_dir)?;
-    let sandbox_config = fapiao::sandbox_config(
-        &Config::from_toml(LIVE_TOML)?,
-        &format!("{base}/weixin/callback"),
-    );
-    let sandbox_task = tokio::spawn(fapiao_sandbox::serve(sandbox_listener, sandbox_config));
-    let spawned = Instant::now();
-    let mut child = tokio::process::Command::new(&binary)
-        .arg("--config")
-        .arg(&config_file)
-        .arg("serve")
-        .env("FAPIAO__DATABASE__URL", &url)
-        .env("FAPIAO__SERVER__LISTEN", format!("127.0.0.1:{port}"))
-        .env("FAPIAO__SERVER__PUBLIC_BASE_URL", &base)
-        .env("FAPIAO__WEIXIN__MODE", "live")
-        .env("FAPIAO__WEIXIN__BASE_URL", &sandbox)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let pid = child.id().context("the child has a pid")?;
-    let client = http_client(64)?;
-    let ready = loop {
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
-            && response.status().is_success()
-        {
-            break spawned.elapsed();
-        }
-        if let Some(status) = child.try_wait()? {
-            bail!("fapiao exited with {status} before it was ready");
-        }
-        ensure!(
-            spawned.elapsed() < Duration::from_secs(60),
-            "not ready after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    };
+    let served = Served::start(&db, &[]).await?;
+    let (pid, base, sandbox) = (served.pid, served.base.clone(), served.sandbox.clone());
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (idle, _) = resident(pid);
     println!(
         "memory: `fapiao serve` (live mode, Weixin sandbox in another process) ready {:.0} ms after spawn; \
          {idle:.1} MB resident at rest",
-        ready.as_secs_f64() * 1000.0
+        served.ready.as_secs_f64() * 1000.0
     );
-    let setup = client
-        .post(format!("{base}/v1/setup"))
-        .bearer_auth(LIVE_API_KEY)
-        .send()
-        .await?;
-    ensure!(
-        setup.status().is_success(),
-        "setup: {}",
-        setup.text().await?
-    );
+    let client = http_client(64)?;
+    served.setup(&client).await?;
 
     let s_pappid = s_pappid(&client, &base, LIVE_API_KEY).await?;
     create_orders(&client, &base, LIVE_API_KEY, "FLIGHT", in_flight).await?;
@@ -177,8 +98,7 @@ pub(crate) async fn memory(stored: usize, in_flight: usize) -> anyhow::Result<()
     let expected = total as usize + in_flight;
     let done = wait_delivered(&db, expected, Duration::from_secs(1800)).await?;
     let (rss, hwm) = resident(pid);
-    child.kill().await?;
-    sandbox_task.abort();
+    served.stop().await?;
     let peak = sampler.await.unwrap_or(0.0).max(hwm);
     let driven = (done - started).as_secs_f64();
     println!(

@@ -1,6 +1,6 @@
 //! `pipeline`: the whole pipeline against the sandbox (authorization push → getauthdata →
-//! issue with PDF → setpdf → insert) for orders created through the merchant API; the order
-//! helpers here also drive `memory`.
+//! issue with PDF → setpdf → insert) for orders created through the merchant API, with
+//! `fapiao serve` in its own process; the order helpers here also drive `memory`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +11,10 @@ use fapiao_storage::testing::TestDatabase;
 use serde_json::{Value, json};
 
 use crate::DbKind;
-use crate::support::{API_KEY, fresh_database, http_client, percentiles, start_service};
+use crate::served::Served;
+use crate::support::{
+    LIVE_API_KEY, fresh_database, http_client, percentiles, sqlite_synchronous_setting,
+};
 
 fn order_body(order_id: &str) -> Value {
     json!({
@@ -164,23 +167,32 @@ pub(crate) async fn wait_delivered(
     }
 }
 
+/// The whole pipeline as deployed: `fapiao serve` in its own process (its runner on, live
+/// mode), the Weixin sandbox in this one, the orders created through the merchant API and
+/// authorized through the sandbox's control API at once.
 pub(crate) async fn pipeline(
     kind: DbKind,
     orders: usize,
     concurrency: usize,
 ) -> anyhow::Result<()> {
     let db = fresh_database(kind).await?;
-    let running = start_service(&db, concurrency, false).await?;
-    let (base, sandbox) = (
-        running.base_url(),
-        running
-            .sandbox_url()
-            .context("the sandbox profile has a sandbox")?,
-    );
+    let served = Served::start(
+        &db,
+        &[
+            ("FAPIAO__RUNNER__CONCURRENCY", concurrency.to_string()),
+            (
+                "FAPIAO__DATABASE__SQLITE_SYNCHRONOUS",
+                sqlite_synchronous_setting().to_owned(),
+            ),
+        ],
+    )
+    .await?;
     let client = http_client(64)?;
-    let s_pappid = s_pappid(&client, &base, API_KEY).await?;
+    served.setup(&client).await?;
+    let (base, sandbox) = (served.base.clone(), served.sandbox.clone());
+    let s_pappid = s_pappid(&client, &base, LIVE_API_KEY).await?;
 
-    let created = create_orders(&client, &base, API_KEY, "PIPE", orders).await?;
+    let created = create_orders(&client, &base, LIVE_API_KEY, "PIPE", orders).await?;
     let started = Instant::now();
     authorize_all(&client, &sandbox, &s_pappid, "PIPE", orders).await?;
     let authorized = started.elapsed();
@@ -188,18 +200,19 @@ pub(crate) async fn pipeline(
     let elapsed = done - started;
     let metrics = client
         .get(format!("{base}/metrics"))
+        .bearer_auth(LIVE_API_KEY)
         .send()
         .await?
         .text()
         .await?;
-    running.shutdown().await;
+    served.stop().await?;
 
     let label = match kind {
         DbKind::Sqlite => "SQLite",
         DbKind::Postgres => "PostgreSQL",
     };
     println!(
-        "pipeline ({label}, runner concurrency {concurrency}): {orders} orders created through the API in {:.2} s ({:.0}/s); \
+        "pipeline ({label}, `fapiao serve` in its own process, runner concurrency {concurrency}): {orders} orders created through the API in {:.2} s ({:.0}/s); \
          authorized through the sandbox in {:.2} s; all delivered {:.2} s after the first authorization: {:.0} orders/s",
         created.as_secs_f64(),
         orders as f64 / created.as_secs_f64(),

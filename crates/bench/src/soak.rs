@@ -292,14 +292,7 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
     println!("soak: process logs in {}", log_dir.display());
 
     let db = Arc::new(fresh_database(options.db).await?);
-    let database_url = match db.postgres_schema() {
-        // The child connects on its own: the schema goes in the URL as a connection option.
-        Some(schema) => {
-            let separator = if db.url().contains('?') { '&' } else { '?' };
-            format!("{}{separator}options=-c%20search_path%3D{schema}", db.url())
-        }
-        None => db.url().to_owned(),
-    };
+    let database_url = crate::served::child_database_url(&db);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))

@@ -125,6 +125,14 @@ pub(crate) fn set_sqlite_synchronous(mode: SqliteSynchronous) {
     });
 }
 
+/// `--sqlite-synchronous` as `database.sqlite_synchronous` spells it, for a child `fapiao serve`.
+pub(crate) fn sqlite_synchronous_setting() -> &'static str {
+    match SQLITE_SYNCHRONOUS.get().copied().unwrap_or_default() {
+        SqliteSync::Full => "full",
+        SqliteSync::Normal => "normal",
+    }
+}
+
 /// A fresh database (`fapiao_storage::testing`): a SQLite file in a temporary directory (with
 /// `--sqlite-synchronous`), or a new PostgreSQL schema that is dropped at the end.
 pub(crate) async fn fresh_database(kind: DbKind) -> anyhow::Result<TestDatabase> {

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use tokio::process::{Child, Command};
 
+use crate::served::free_port;
+
 /// What every instance is started with.
 #[derive(Debug, Clone)]
 pub(crate) struct InstanceSettings {
@@ -223,10 +225,4 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
         .create(true)
         .append(true)
         .open(dir.join(name))?)
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
