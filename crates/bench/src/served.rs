@@ -73,6 +73,21 @@ pub(crate) fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
+/// `POST /v1/setup` on the live-mode service at `base`.
+pub(crate) async fn live_setup(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let setup = client
+        .post(format!("{base}/v1/setup"))
+        .bearer_auth(LIVE_API_KEY)
+        .send()
+        .await?;
+    ensure!(
+        setup.status().is_success(),
+        "setup: {}",
+        setup.text().await?
+    );
+    Ok(())
+}
+
 impl Served {
     /// Starts the sandbox here and `fapiao serve` (the `fapiao` binary beside this one) on
     /// `db` with [`LIVE_TOML`] and the extra `env` (`FAPIAO__…` settings); waits until the
@@ -145,17 +160,7 @@ impl Served {
 
     /// `POST /v1/setup`: access tokens, the card template, the callback, against the sandbox.
     pub(crate) async fn setup(&self, client: &reqwest::Client) -> anyhow::Result<()> {
-        let setup = client
-            .post(format!("{}/v1/setup", self.base))
-            .bearer_auth(LIVE_API_KEY)
-            .send()
-            .await?;
-        ensure!(
-            setup.status().is_success(),
-            "setup: {}",
-            setup.text().await?
-        );
-        Ok(())
+        live_setup(client, &self.base).await
     }
 
     /// Kills the child and stops the sandbox.

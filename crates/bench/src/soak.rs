@@ -333,16 +333,7 @@ pub(crate) async fn soak(options: SoakOptions) -> anyhow::Result<()> {
     };
     instances[0].start(&settings, &client, None).await?;
     let base = instances[0].base_url();
-    let setup = client
-        .post(format!("{base}/v1/setup"))
-        .bearer_auth(LIVE_API_KEY)
-        .send()
-        .await?;
-    ensure!(
-        setup.status().is_success(),
-        "setup: {}",
-        setup.text().await?
-    );
+    crate::served::live_setup(&client, &base).await?;
     for instance in instances.iter_mut().skip(1) {
         instance.start(&settings, &client, None).await?;
     }

@@ -2,10 +2,9 @@ use sea_orm::{ConnectionTrait, Statement};
 
 use super::*;
 
-/// `PRAGMA synchronous` as a pooled connection of `db` sees it (0 OFF, 1 NORMAL, 2 FULL).
-async fn synchronous(db: &Database) -> i32 {
-    let row = db
-        .conn()
+/// `PRAGMA synchronous` as a connection of `conn` sees it (0 OFF, 1 NORMAL, 2 FULL).
+async fn synchronous(conn: &DatabaseConnection) -> i32 {
+    let row = conn
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
             "PRAGMA synchronous",
@@ -24,7 +23,7 @@ async fn an_sqlite_file_syncs_every_commit_unless_told_otherwise() {
     let durable = Database::connect(&url("default.db"))
         .await
         .expect("connect");
-    assert_eq!(synchronous(&durable).await, 2, "FULL by default");
+    assert_eq!(synchronous(durable.conn()).await, 2, "FULL by default");
 
     let options = DatabaseOptions {
         sqlite_synchronous: SqliteSync::Normal,
@@ -33,25 +32,12 @@ async fn an_sqlite_file_syncs_every_commit_unless_told_otherwise() {
     let faster = Database::connect_with(&url("normal.db"), &options)
         .await
         .expect("connect");
-    assert_eq!(synchronous(&faster).await, 1, "NORMAL when asked");
+    assert_eq!(synchronous(faster.conn()).await, 1, "NORMAL when asked");
 
     // With FULL the writer commits with NORMAL and the syncer syncs the WAL after; with
     // NORMAL the writer is NORMAL and nothing syncs.
-    assert_eq!(writer_synchronous(&durable).await, 1, "pipelined writer");
-    assert_eq!(writer_synchronous(&faster).await, 1);
-}
-
-async fn writer_synchronous(db: &Database) -> i32 {
-    let row = db
-        .writer
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA synchronous",
-        ))
-        .await
-        .expect("pragma answers")
-        .expect("one row");
-    row.try_get_by_index(0).expect("an integer")
+    assert_eq!(synchronous(&durable.writer).await, 1, "pipelined writer");
+    assert_eq!(synchronous(&faster.writer).await, 1);
 }
 
 /// With FULL, a commit returns only after a sync that began after SQLite's `COMMIT`; the
