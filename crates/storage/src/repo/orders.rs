@@ -8,10 +8,10 @@ use fapiao_domain::ports::{
 use fapiao_domain::scenario::Scenario;
 use fapiao_domain::webhook::events_since;
 use fapiao_domain::{CardCode, CardId, OpenId, OrderKey, QrToken, Timestamp};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SubQueryStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 use crate::db::Database;
@@ -289,21 +289,41 @@ impl SeaOrmOrderRepository {
         row.s_pappid = sea_orm::ActiveValue::NotSet;
         row.order_id = sea_orm::ActiveValue::NotSet;
         row.created_at = sea_orm::ActiveValue::NotSet;
-        let txn = self.db.begin_write().await.map_err(repository_error)?;
-        let res = key_filter(
+        // One statement: the version-checked update, answering the highest history entry
+        // already stored (what is after it is new).
+        let key = order.key();
+        let stored_max = Query::select()
+            .expr(Expr::col((order_history::Entity, order_history::Column::Seq)).max())
+            .from(order_history::Entity)
+            .and_where(
+                Expr::col((order_history::Entity, order_history::Column::SPappid))
+                    .eq(key.s_pappid.as_str()),
+            )
+            .and_where(
+                Expr::col((order_history::Entity, order_history::Column::OrderId))
+                    .eq(key.order_id.as_str()),
+            )
+            .to_owned();
+        let mut update = key_filter(
             invoice_order::Entity::update_many().set(row),
-            order.key(),
+            key,
             invoice_order::Column::SPappid,
             invoice_order::Column::OrderId,
         )
         .filter(invoice_order::Column::Version.eq(to_i64(expected)))
-        .exec(&txn)
-        .await
-        .map_err(repository_error)?;
-        if res.rows_affected == 0 {
+        .into_query();
+        update.returning(
+            Query::returning().expr(Expr::from(SubQueryStatement::SelectStatement(stored_max))),
+        );
+        let txn = self.db.begin_write().await.map_err(repository_error)?;
+        let updated = txn
+            .query_one_raw(self.db.db_backend().build(&update))
+            .await
+            .map_err(repository_error)?;
+        let Some(updated) = updated else {
             let exists = key_filter(
                 invoice_order::Entity::find(),
-                order.key(),
+                key,
                 invoice_order::Column::SPappid,
                 invoice_order::Column::OrderId,
             )
@@ -315,22 +335,10 @@ impl SeaOrmOrderRepository {
             return Err(if exists {
                 RepositoryError::StaleVersion { expected }
             } else {
-                RepositoryError::NotFound(format!("order {}", order.key().order_id))
+                RepositoryError::NotFound(format!("order {}", key.order_id))
             });
-        }
-        let stored_seq: Option<i64> = key_filter(
-            order_history::Entity::find(),
-            order.key(),
-            order_history::Column::SPappid,
-            order_history::Column::OrderId,
-        )
-        .select_only()
-        .column_as(Expr::col(order_history::Column::Seq).max(), "max_seq")
-        .into_tuple()
-        .one(&txn)
-        .await
-        .map_err(repository_error)?
-        .flatten();
+        };
+        let stored_seq: Option<i64> = updated.try_get_by_index(0).map_err(repository_error)?;
         let stored_seq = stored_seq.unwrap_or(i64::MIN);
         insert_history(&txn, history_rows(order, stored_seq))
             .await
