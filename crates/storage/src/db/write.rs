@@ -64,7 +64,7 @@ pub(crate) type Requests = mpsc::UnboundedSender<oneshot::Sender<Grant>>;
 /// `COMMIT` returned.
 pub(crate) fn spawn_group_writer(
     writer: DatabaseConnection,
-    syncer: Option<super::sync::Committed>,
+    syncer: Option<Committed>,
 ) -> Requests {
     let (requests, receiver) = mpsc::unbounded_channel();
     tokio::spawn(group_writer(writer, receiver, syncer));
